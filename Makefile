@@ -4,7 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv test book bench clean
+# The book's notebooks run in a kernel of the venv's own Python, registered inside the venv.
+KERNEL := poselift
+KERNEL_SPEC := $(VENV)/share/jupyter/kernels/$(KERNEL)/kernel.json
+NB_TIMEOUT ?= 600
+
+.PHONY: venv test book book-html vendor check-book bench clean
 
 venv: $(VENV)/.installed
 
@@ -17,5 +22,24 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints-ci.txt pyp
 test: venv
 	$(PY) -m pytest -q
 
+$(KERNEL_SPEC): $(VENV)/.installed
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (poselift)" > /dev/null
+
+# plotly.js, require.js, the widget manager and MathJax into _vendor/ (not committed): the book loads no CDN.
+vendor: venv
+	$(PY) tools/vendor_js.py --out _vendor
+
+# Execute every notebook of _toc.yml (papermill, quick profile, sample data), then the HTML into _build/html.
+book: venv $(KERNEL_SPEC) vendor
+	$(PY) tools/build_book.py --kernel $(KERNEL) --timeout $(NB_TIMEOUT)
+
+# Rebuild the HTML only, reusing the notebooks executed by the last `make book` (prose changes).
+book-html: venv vendor
+	$(PY) tools/build_book.py --skip-execute
+
+# Headless Chromium: every chapter renders, plotly and MathJax drew, no request leaves 127.0.0.1.
+check-book: venv
+	$(PY) tools/check_book.py --html _build/html --screenshots _build/screenshots
+
 clean:
-	rm -rf _build
+	rm -rf _build _vendor

@@ -1,0 +1,465 @@
+"""Figures for the book: skeletons in 2D and 3D, graph matrices, GridConv's semantic grid, curves and results.
+
+matplotlib draws the static figures (PNG in the book); plotly draws the interactive 3D viewer, whose animation
+frames, slider and play button keep working in the static HTML page without a kernel. One colour rule holds in
+every figure: the subject's left side blue, the right side red, the centre line grey (chapter 2, "Skeletons").
+Every function accepts numpy arrays or torch tensors.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.colors import BoundaryNorm, ListedColormap, to_rgb
+from matplotlib.figure import Figure
+
+from .skeleton import Skeleton, get_skeleton
+
+__all__ = [
+    "BOOK_BUILD_ENV",
+    "setup_notebook_plotting",
+    "bone_sides",
+    "chain_heads",
+    "plot_skeleton_3d",
+    "plot_skeleton_2d",
+    "plot_camera_views",
+    "plot_adjacency",
+    "plot_weight_sharing",
+    "plot_sgt",
+    "plot_training_curves",
+    "plot_results_bar",
+]
+
+SIDE_COLORS = {"left": "#1f77b4", "right": "#d62728", "centre": "#555555"}
+BOOK_BUILD_ENV = "POSELIFT_BOOK_BUILD"
+_BOOK_RENDERER = "poselift_book"
+
+
+# --------------------------------------------------------------------------- notebook set-up
+def setup_notebook_plotting() -> str | None:
+    """Make plotly figures survive papermill + Jupyter Book 1; a no-op outside the book build.
+
+    Under papermill the default plotly renderer emits only the ``application/vnd.plotly.v1+json`` mime type, which
+    Jupyter Book 1 drops, so the figure vanishes from the page. When ``POSELIFT_BOOK_BUILD=1`` (set by
+    ``make book``) this registers a renderer that emits a bare ``text/html`` div: no copy of plotly.js (the book
+    loads the vendored ``plotly.min.js`` once per page) and no MathJax ``<script>`` from a CDN, which plotly's own
+    ``notebook`` renderer adds to every figure. Colab and Jupyter keep their default renderers.
+
+    Returns the name of the renderer it activated, or ``None``.
+    """
+    if os.environ.get(BOOK_BUILD_ENV) != "1":
+        return None
+    import plotly.io as pio
+    from plotly.io.base_renderers import HtmlRenderer
+
+    class StaticBookRenderer(HtmlRenderer):
+        def to_mimebundle(self, fig_dict: dict) -> dict:
+            html = pio.to_html(fig_dict, include_plotlyjs=False, include_mathjax=False, full_html=False,
+                               default_width="100%", default_height=525, validate=False,
+                               config={"responsive": True, "displaylogo": False})
+            return {"text/html": html}
+
+    pio.renderers[_BOOK_RENDERER] = StaticBookRenderer(include_plotlyjs=False)
+    pio.renderers.default = _BOOK_RENDERER
+    return _BOOK_RENDERER
+
+
+# --------------------------------------------------------------------------- helpers
+def _np(x: Any) -> np.ndarray:
+    """numpy float array from a numpy array, a list or a (possibly CUDA, grad-tracking) torch tensor."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=float)
+
+
+def _names(names: Skeleton | Sequence[str] | None, J: int) -> list[str]:
+    if names is None:
+        return [str(j) for j in range(J)]
+    names = list(names.names) if isinstance(names, Skeleton) else list(names)
+    if len(names) != J:
+        raise ValueError(f"{len(names)} names for a {J}x{J} matrix")
+    return names
+
+
+def bone_sides(skeleton: Skeleton | str) -> list[str]:
+    """Side of each bone in ``skeleton.edges`` order: ``"left"``, ``"right"`` or ``"centre"`` (the child's side)."""
+    sk = get_skeleton(skeleton)
+    side = {**{j: "left" for j in sk.left}, **{j: "right" for j in sk.right}}
+    return [side.get(child, "centre") for child, _ in sk.edges]
+
+
+def chain_heads(skeleton: Skeleton | str) -> list[int]:
+    """Kinematic chain of each joint, named by its first joint: walk up while the parent has a single child.
+
+    For H36M-17 this gives seven chains: root, right leg, left leg, spine (Spine, Thorax), head (Neck/Nose, Head),
+    left arm, right arm. Used to colour the semantic grid consistently with the skeleton.
+    """
+    sk = get_skeleton(skeleton)
+    heads = []
+    for j in range(sk.num_joints):
+        while sk.parents[j] >= 0 and len(sk.children[sk.parents[j]]) == 1:
+            j = sk.parents[j]
+        heads.append(j)
+    return heads
+
+
+# --------------------------------------------------------------------------- 3D viewer (plotly)
+# Rotations from data coordinates to plotly's display frame, where z points up.
+_UP = {
+    "z": np.eye(3),
+    # Camera space: x right, y down, z forward. Display (x, z, -y): depth runs along the display's y axis.
+    "-y": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),
+}
+_AXIS_TITLES = {"z": ("x", "y", "z"), "-y": ("x (right)", "z (depth)", "-y (up)")}
+_EYE = {"z": dict(x=1.4, y=-1.4, z=0.6), "-y": dict(x=0.0, y=-2.0, z=0.4)}
+
+
+def _bone_traces(pose: np.ndarray, skeleton: Skeleton) -> list:
+    """Four scatter3d traces for one display-frame pose (J, 3): left, right, centre bones, then the joints."""
+    import plotly.graph_objects as go
+
+    edges, sides = np.array(skeleton.edges), np.array(bone_sides(skeleton))
+    traces = []
+    for side in ("left", "right", "centre"):
+        e = edges[sides == side].reshape(-1, 2)
+        seg = np.full((len(e), 3, 3), np.nan)  # child, parent, gap (NaN breaks the line)
+        seg[:, 0], seg[:, 1] = pose[e[:, 0]], pose[e[:, 1]]
+        seg = seg.reshape(-1, 3)
+        traces.append(go.Scatter3d(x=seg[:, 0], y=seg[:, 1], z=seg[:, 2], mode="lines", name=f"{side} bones",
+                                   line=dict(color=SIDE_COLORS[side], width=6), hoverinfo="skip"))
+    traces.append(go.Scatter3d(x=pose[:, 0], y=pose[:, 1], z=pose[:, 2], mode="markers", name="joints",
+                               text=list(skeleton.names), hoverinfo="text",
+                               marker=dict(size=3, color="black")))
+    return traces
+
+
+def _animation_controls(n: int, fps: float) -> tuple[list, list]:
+    """Play/pause buttons and a frame slider for frames named "0" .. "n-1"."""
+    still = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+    play = dict(frame=dict(duration=1000.0 / fps, redraw=True), fromcurrent=True, transition=dict(duration=0))
+    buttons = [dict(label="Play", method="animate", args=[None, play]),
+               dict(label="Pause", method="animate", args=[[None], still])]
+    menus = [dict(type="buttons", direction="left", x=0.0, y=0.0, xanchor="left", yanchor="top",
+                  pad=dict(t=40, r=10), showactive=False, buttons=buttons)]
+    steps = [dict(method="animate", label=str(i), args=[[str(i)], still]) for i in range(n)]
+    sliders = [dict(active=0, steps=steps, x=0.12, len=0.88, y=0.0, yanchor="top", pad=dict(t=30),
+                    currentvalue=dict(prefix="frame ", visible=True))]
+    return menus, sliders
+
+
+def plot_skeleton_3d(poses: Any, skeleton: Skeleton | str = "h36m17", fps: float = 50.0,
+                     title: str | None = None, up: str = "z", height: int = 550):
+    """Interactive 3D skeleton: one pose, or a sequence with a frame slider and a play button.
+
+    Args:
+        poses: ``(J, 3)`` one pose or ``(N, J, 3)`` a sequence (metres).
+        skeleton: a :class:`Skeleton` or its name.
+        fps: playback rate of the play button (Human3.6M: 50).
+        up: the data axis that points up: ``"z"`` (world/mocap coordinates) or ``"-y"`` (camera coordinates:
+            x right, y down, z forward; shown as seen from the camera).
+    Returns a ``plotly.graph_objects.Figure`` with 4 traces (left, right, centre bones as NaN-separated
+    child-parent segments in ``skeleton.edges`` order, then the joints). A sequence adds one animation frame per
+    pose (named ``"0"`` .. ``"N-1"``) and a slider step per frame; the axes are fixed to the whole sequence's
+    bounding cube so the aspect ratio is equal and does not jump during playback.
+    """
+    import plotly.graph_objects as go
+
+    if up not in _UP:
+        raise ValueError(f"up must be one of {sorted(_UP)}, got {up!r}")
+    sk = get_skeleton(skeleton)
+    P = _np(poses)
+    if P.ndim == 2:
+        P = P[None]
+    if P.ndim != 3 or P.shape[1:] != (sk.num_joints, 3):
+        raise ValueError(f"poses must be (J, 3) or (N, J, 3) with J={sk.num_joints}, got {tuple(_np(poses).shape)}")
+    P = P @ _UP[up].T  # (N, J, 3) in the display frame
+    centre = (np.nanmax(P, axis=(0, 1)) + np.nanmin(P, axis=(0, 1))) / 2
+    half = max(float(np.nanmax(np.ptp(P.reshape(-1, 3), axis=0))) / 2, 1e-3) * 1.05
+    titles = _AXIS_TITLES[up]
+    scene = dict(aspectmode="cube", camera=dict(eye=_EYE[up], up=dict(x=0, y=0, z=1)),
+                 **{f"{a}axis": dict(range=[c - half, c + half], title=t)
+                    for a, c, t in zip("xyz", centre, titles)})
+    fig = go.Figure(data=_bone_traces(P[0], sk))
+    fig.update_layout(title=title, scene=scene, height=height, margin=dict(l=0, r=0, t=40 if title else 10, b=0),
+                      legend=dict(x=0.0, y=1.0), uirevision="keep")
+    if len(P) > 1:
+        fig.frames = [go.Frame(data=_bone_traces(p, sk), name=str(i)) for i, p in enumerate(P)]
+        menus, sliders = _animation_controls(len(P), fps)
+        fig.update_layout(updatemenus=menus, sliders=sliders)
+    return fig
+
+
+# --------------------------------------------------------------------------- 2D skeletons (matplotlib)
+def plot_skeleton_2d(keypoints: Any, skeleton: Skeleton | str = "h36m17", ax: Axes | None = None,
+                     image_size: tuple[int, int] | None = None, labels: bool = False,
+                     title: str | None = None) -> Axes:
+    """One 2D pose in image coordinates (x right, y down), bones coloured by side.
+
+    Args:
+        keypoints: ``(J, 2)`` pixels (normalised coordinates work too; y is still drawn downwards).
+        image_size: ``(width, height)``: frame the axes on the whole image.
+        labels: write each joint's name beside it.
+    Returns the Axes; ``ax.collections[0]`` holds one bone segment per ``skeleton.edges`` entry (child, parent),
+    ``ax.collections[1]`` the joints.
+    """
+    sk = get_skeleton(skeleton)
+    kp = _np(keypoints)
+    if kp.shape != (sk.num_joints, 2):
+        raise ValueError(f"keypoints must be (J, 2) with J={sk.num_joints}, got {kp.shape}")
+    ax = ax if ax is not None else plt.subplots(figsize=(4, 4), layout="constrained")[1]
+    edges = np.array(sk.edges)
+    colors = [SIDE_COLORS[s] for s in bone_sides(sk)]
+    ax.add_collection(LineCollection(kp[edges], colors=colors, linewidths=2.5))
+    ax.scatter(kp[:, 0], kp[:, 1], s=12, c="black", zorder=3)
+    if labels:
+        for name, (x, y) in zip(sk.names, kp):
+            ax.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
+    if image_size is not None:
+        ax.set_xlim(0, image_size[0])
+        ax.set_ylim(image_size[1], 0)
+    else:
+        ax.autoscale_view()
+        ax.invert_yaxis()
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_camera_views(sequence_pixels: Sequence[Any], skeleton: Skeleton | str,
+                      resolutions: Sequence[tuple[int, int]], titles: Sequence[str] | None = None) -> Figure:
+    """One pose seen by several cameras (Human3.6M has 4): a 1 x V panel of :func:`plot_skeleton_2d`.
+
+    Args:
+        sequence_pixels: V arrays ``(J, 2)`` in pixels, one per camera.
+        resolutions: V ``(width, height)`` pairs; each panel shows the whole image frame.
+    """
+    if len(sequence_pixels) != len(resolutions):
+        raise ValueError(f"{len(sequence_pixels)} views but {len(resolutions)} resolutions")
+    titles = titles or [f"camera {i}" for i in range(len(sequence_pixels))]
+    fig, axes = plt.subplots(1, len(sequence_pixels), figsize=(3.2 * len(sequence_pixels), 3.4),
+                             squeeze=False, layout="constrained")
+    for ax, kp, res, t in zip(axes[0], sequence_pixels, resolutions, titles):
+        plot_skeleton_2d(kp, skeleton, ax=ax, image_size=res, title=t)
+        ax.tick_params(labelsize=7)
+    return fig
+
+
+# --------------------------------------------------------------------------- graph matrices
+def _matrix_axes(ax: Axes | None, names: list[str], title: str | None) -> Axes:
+    ax = ax if ax is not None else plt.subplots(figsize=(5.5, 4.8), layout="constrained")[1]
+    ticks = np.arange(len(names))
+    ax.set_xticks(ticks, names, rotation=90, fontsize=7)
+    ax.set_yticks(ticks, names, fontsize=7)
+    ax.set_xlabel("sender joint")
+    ax.set_ylabel("receiver joint")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_adjacency(A: Any, names: Skeleton | Sequence[str] | None = None, ax: Axes | None = None,
+                   title: str | None = None, cmap: str = "Blues") -> Axes:
+    """Heatmap of a (normalised) adjacency matrix ``(J, J)``; row ``i`` is the receiving joint.
+
+    ``ax.images[0].get_array()`` is ``A``.
+    """
+    A = _np(A)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"adjacency must be a square (J, J) matrix, got {A.shape}")
+    ax = _matrix_axes(ax, _names(names, len(A)), title)
+    im = ax.imshow(A, cmap=cmap, interpolation="nearest")
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+def plot_weight_sharing(index_matrix: Any, names: Skeleton | Sequence[str] | None = None,
+                        ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Which weight block transforms each (receiver, sender) pair: one colour per block id.
+
+    Args:
+        index_matrix: ``(J, J)`` integer block ids; ``-1`` or NaN where the pair is not connected (drawn white).
+    Shows how the GCN variants of chapter 3 differ only in this matrix: one id everywhere (vanilla GCN), one for
+    the self-loop and one for neighbours (SemGCN-style), one per edge (locally connected), etc. ``ax.images[0]``
+    holds the ids as a masked array (masked = no edge).
+    """
+    M = _np(index_matrix)
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"index_matrix must be a square (J, J) matrix, got {M.shape}")
+    ids = np.ma.masked_where(~np.isfinite(M) | (M < 0), M)
+    k = int(ids.max()) + 1 if ids.count() else 1
+    base = plt.get_cmap("tab10" if k <= 10 else "tab20" if k <= 20 else "viridis")
+    cmap = ListedColormap(base(np.arange(k) % base.N) if k <= 20 else base(np.linspace(0, 1, k)))
+    cmap.set_bad("white")
+    J = len(M)
+    ax = _matrix_axes(ax, _names(names, J), title)
+    im = ax.imshow(ids, cmap=cmap, norm=BoundaryNorm(np.arange(k + 1) - 0.5, k), interpolation="nearest")
+    ax.set_xticks(np.arange(J + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(J + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="0.85", linewidth=0.5)
+    ax.tick_params(which="minor", length=0)
+    if k <= 20:
+        cbar = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, ticks=np.arange(k))
+        cbar.set_label("weight block id")
+    return ax
+
+
+# --------------------------------------------------------------------------- GridConv's semantic grid
+# A front view of the H36M joints (image coordinates, y down; the subject's right is image-left), used when
+# plot_sgt gets no pose. Keyed by name so H36M-16 and HumanEva-15 (via aliases) work too.
+_FRONT_VIEW = {
+    "Hip": (0, 0), "RHip": (-0.15, 0), "RKnee": (-0.17, 0.45), "RFoot": (-0.18, 0.9), "LHip": (0.15, 0),
+    "LKnee": (0.17, 0.45), "LFoot": (0.18, 0.9), "Spine": (0, -0.25), "Thorax": (0, -0.5), "Neck/Nose": (0, -0.6),
+    "Head": (0, -0.72), "LShoulder": (0.2, -0.5), "LElbow": (0.3, -0.25), "LWrist": (0.36, -0.02),
+    "RShoulder": (-0.2, -0.5), "RElbow": (-0.3, -0.25), "RWrist": (-0.36, -0.02),
+    "Pelvis": (0, 0), "LAnkle": (0.18, 0.9), "RAnkle": (-0.18, 0.9),
+}
+
+
+def _grid_weights(grid: Any, sk: Skeleton, grid_shape: tuple[int, int]) -> np.ndarray:
+    """``(H*W, J)`` weights from either that matrix or an ``(H, W)`` table of joint names (tuples = mean)."""
+    H, W = grid_shape
+    if isinstance(grid, (list, tuple)) and grid and isinstance(grid[0][0], (str, tuple, list)):
+        if len(grid) != H or any(len(row) != W for row in grid):
+            raise ValueError(f"name table must be {H}x{W}")
+        Wm = np.zeros((H * W, sk.num_joints))
+        for k, cell in enumerate(c for row in grid for c in row):
+            cell = (cell,) if isinstance(cell, str) else tuple(cell)
+            Wm[k, [sk.index(n) for n in cell]] = 1.0 / len(cell)
+        return Wm
+    Wm = _np(grid)
+    if Wm.shape != (H * W, sk.num_joints):
+        raise ValueError(f"grid assignment must be ({H * W}, {sk.num_joints}) or a {H}x{W} name table, "
+                         f"got shape {Wm.shape}")
+    return Wm
+
+
+def _cell_label(weights: np.ndarray, names: Sequence[str]) -> str:
+    used = np.flatnonzero(weights)
+    if len(used) == 1:
+        return names[used[0]]
+    return "mean(" + ",\n".join(names[j] for j in used) + ")"
+
+
+def plot_sgt(grid_assignment: Any, skeleton: Skeleton | str = "h36m17", pose2d: Any = None,
+             grid_shape: tuple[int, int] = (5, 5)) -> Figure:
+    """GridConv's semantic grid transformation: the skeleton (left) and the grid its joints fill (right).
+
+    Args:
+        grid_assignment: ``(H*W, J)`` matrix (grid cell k = sum_j W[k, j] joint_j, row-major cells) or an
+            ``(H, W)`` table of joint names, a tuple of names meaning their mean (data.md 3.5).
+        pose2d: ``(J, 2)`` image-coordinate pose for the left panel; default: a front view of the H36M joints.
+    Joints, bones and grid cells share one colour per kinematic chain (:func:`chain_heads`), so the reader sees
+    where each limb lands; a joint written in several cells is averaged on the way back (chapter 5). Cell labels
+    are ``axes[1].texts`` at data position (column, row): a joint name, or ``mean(a,\\nb)``.
+    """
+    sk = get_skeleton(skeleton)
+    Wm = _grid_weights(grid_assignment, sk, grid_shape)
+    if pose2d is None:
+        missing = [n for n in sk.names if n not in _FRONT_VIEW]
+        if missing:
+            raise ValueError(f"no default layout for joints {missing}: pass pose2d")
+        pose2d = [_FRONT_VIEW[n] for n in sk.names]
+    kp = _np(pose2d)
+    heads = np.array(chain_heads(sk))
+    palette = {h: plt.get_cmap("tab10")(i % 10) for i, h in enumerate(dict.fromkeys(heads))}
+    joint_rgb = np.array([to_rgb(palette[h]) for h in heads])  # (J, 3)
+
+    fig, (ax_s, ax_g) = plt.subplots(1, 2, figsize=(10, 4.6), gridspec_kw=dict(width_ratios=[1, 1.25]),
+                                   layout="constrained")
+    edges = np.array(sk.edges)
+    ax_s.add_collection(LineCollection(kp[edges], colors=joint_rgb[edges[:, 0]], linewidths=3))
+    ax_s.scatter(kp[:, 0], kp[:, 1], c=joint_rgb, s=30, zorder=3, edgecolors="black", linewidths=0.5)
+    for name, (x, y) in zip(sk.names, kp):  # labels point away from the centre line
+        ax_s.annotate(name, (x, y), xytext=(-4 if x < 0 else 4, 2), textcoords="offset points", fontsize=7,
+                      ha="right" if x < 0 else "left")
+    ax_s.autoscale_view()
+    ax_s.invert_yaxis()
+    ax_s.set_aspect("equal")
+    ax_s.axis("off")
+    ax_s.set_title("skeleton (joint order is arbitrary)")
+
+    H, W = grid_shape
+    dominant = Wm.argmax(1)  # the chain colour of a mixed cell is that of its heaviest joint
+    cell_rgb = 0.45 * joint_rgb[dominant] + 0.55  # lightened so the text stays readable
+    ax_g.imshow(cell_rgb.reshape(H, W, 3), interpolation="nearest")
+    for k in range(H * W):
+        ax_g.text(k % W, k // W, _cell_label(Wm[k], sk.names), ha="center", va="center", fontsize=7)
+    ax_g.set_xticks(np.arange(W))
+    ax_g.set_yticks(np.arange(H))
+    ax_g.set_xticks(np.arange(W + 1) - 0.5, minor=True)
+    ax_g.set_yticks(np.arange(H + 1) - 0.5, minor=True)
+    ax_g.grid(which="minor", color="white", linewidth=2)
+    ax_g.tick_params(which="minor", length=0)
+    ax_g.set_title(f"{H}x{W} semantic grid (duplicates averaged back)")
+    return fig
+
+
+# --------------------------------------------------------------------------- training and results
+_CURVE_PANELS = (("loss", lambda k: "loss" in k), ("error (mm)", lambda k: "mpjpe" in k or k.endswith("_mm")),
+                 ("learning rate", lambda k: k == "lr"))
+
+
+def plot_training_curves(history: Mapping[str, Sequence[float]] | Sequence[Mapping[str, float]]) -> Figure:
+    """Training curves, one panel per kind: losses, errors in mm (``*mpjpe*``), learning rate (log scale).
+
+    Args:
+        history: ``{"epoch": [...], "train_loss": [...], "val_mpjpe": [...], "lr": [...]}`` or the same as a list of
+            per-epoch dicts. Keys matching no panel are ignored; ``epoch`` (default 1..n) is the x axis.
+    """
+    if not isinstance(history, Mapping):
+        keys = list(dict.fromkeys(k for row in history for k in row))
+        history = {k: [row.get(k, np.nan) for row in history] for k in keys}
+    n = max((len(v) for v in history.values()), default=0)
+    x = np.asarray(history.get("epoch", np.arange(1, n + 1)), dtype=float)
+    panels = [(label, [k for k in history if k != "epoch" and match(k)]) for label, match in _CURVE_PANELS]
+    panels = [(label, keys) for label, keys in panels if keys]
+    if not panels:
+        raise ValueError(f"history has no loss, mpjpe or lr keys: {sorted(history)}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False,
+                             layout="constrained")
+    for ax, (label, keys) in zip(axes[0], panels):
+        for k in keys:
+            ax.plot(x[: len(history[k])], _np(history[k]), label=k, marker="o" if n < 30 else None, ms=3)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        if label == "learning rate":
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_results_bar(table: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("mpjpe", "p_mpjpe"),
+                     ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Grouped horizontal bars: one group per result row (``model (data)``), one bar per metric in mm.
+
+    Args:
+        table: rows as written by :func:`poselift_core.reproduce.collect_results` (keys ``model``, ``data``,
+            ``mpjpe``, ``p_mpjpe``, ...). Metrics missing from every row are skipped; a missing value is no bar.
+    ``ax.containers[m]`` holds the bars of ``metrics[m]`` in row order.
+    """
+    rows = list(table)
+    metrics = [m for m in metrics if any(r.get(m) is not None for r in rows)]
+    if not rows or not metrics:
+        raise ValueError("plot_results_bar needs at least one row with one of the metrics")
+    if ax is None:
+        size = (6.5, 0.5 + 0.45 * len(rows) * len(metrics))
+        ax = plt.subplots(figsize=size, layout="constrained")[1]
+    y = np.arange(len(rows))
+    h = 0.8 / len(metrics)
+    for m_idx, m in enumerate(metrics):
+        vals = np.array([np.nan if r.get(m) is None else float(r[m]) for r in rows])
+        bars = ax.barh(y + (m_idx - (len(metrics) - 1) / 2) * h, vals, height=h, label=m.replace("_", "-").upper())
+        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+    ax.set_yticks(y, [f"{r.get('model', '?')} ({r.get('data', '?')})" for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("error (mm), lower is better")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax

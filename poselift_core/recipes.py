@@ -1,0 +1,231 @@
+"""Training recipes: the papers' settings as data, one named :class:`Recipe` per published model.
+
+A recipe says *what* to train (model and overrides, which 2D keypoints and joints, optimiser, schedule,
+loss, augmentation); :class:`~poselift_core.train.RunConfig` says *where* (data folder, output folder,
+device). Every value comes from the released code of the paper (models.md sections 3.6, 4.5 and 5.6) and
+the comment beside a recipe says which script it follows. Two profiles:
+
+- ``"full"``: the paper recipe, unchanged (GPU-scale: 1.56M Human3.6M poses per epoch).
+- ``"quick"``: the same model, optimiser and loss for a few hundred steps with a small batch, so that a CPU
+  finishes in minutes on the bundled sample (the smoke test of the book and CI). Step-based decays
+  (25k/100k steps) do not trigger in so few steps; that is intended: quick checks the pipeline, not accuracy.
+
+Explained in the book, chapter 6 ("Training recipes").
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+PROFILES = ("quick", "full")
+OPTIMIZERS = ("adam", "amsgrad", "adamw", "ranger")
+SCHEDULES = ("constant", "exp_staircase", "step_epochs", "cosine", "gridconv_step")
+LOSSES = ("mse", "mse_l1", "mpjpe", "mpjpe_l1", "grid_mse")
+
+
+@dataclass
+class Recipe:
+    """Everything that defines a training run apart from paths and hardware.
+
+    Schedules (``lr₀`` = ``lr``; ``e`` = 0-based epoch, ``s`` = global step):
+
+    - ``exp_staircase``: ``lr₀ · decay^⌊s / decay_every⌋`` per iteration (SemGCN family);
+    - ``step_epochs``: ``lr₀ · decay^⌊e / decay_every⌋`` (ModGCN-benchmark: ×0.9 every 4 epochs);
+    - ``cosine``: ``η_min + (lr₀ − η_min)(1 + cos(π e / epochs)) / 2`` per epoch (GLA-GCN);
+    - ``gridconv_step``: ``lr₀ · decay^⌈e / decay_every⌉`` — GridConv steps its ``StepLR(γ)`` after every epoch
+      whose 0-based index is a multiple of ``decay_every`` (models.md 5.6).
+
+    Losses: ``mse``; ``mse_l1`` = 0.9·MSE + 0.1·L1; ``mpjpe``; ``mpjpe_l1`` = 0.99·MPJPE + 0.01·L1;
+    ``grid_mse`` = MSE between ``model.forward_grid(x)`` and ``model.target_grid(y)`` (handcrafted GridConv).
+    """
+
+    name: str
+    model: str
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    # data
+    dataset: str = "h36m"                 # benchmark the recipe was written for: "h36m" | "humaneva"
+    keypoints: str = "gt"                 # 2D source: "gt", "cpn_ft_h36m_dbb", "hrnet", ...
+    joints: int = 17                      # 16 for the SemGCN family on GT 2D (Nose removed), 15 HumanEva
+    actions: tuple[str, ...] | None = None  # canonical actions to train and test on (None = all)
+    exclude_drift: bool = False           # drop the 12 S9 drift sequences from the test set (detected 2D)
+    # optimisation
+    batch_size: int = 256
+    epochs: int = 50
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "exp_staircase"
+    decay: float = 0.96
+    decay_every: int = 25_000             # steps for exp_staircase, epochs for step_epochs / gridconv_step
+    eta_min: float = 0.0
+    loss: str = "mse_l1"
+    grad_clip: float | None = 1.0         # max global L2 norm; None = no clipping
+    flip_aug: bool = False                # VideoPose3D doubling: every sample also appears mirrored
+    tta: bool = False                     # test-time flip averaging
+    seed: int = 0
+    # budget (the quick profile sets these)
+    max_steps_per_epoch: int | None = None
+    eval_batch_size: int = 4096
+    eval_max_frames: int | None = None    # evaluate every k-th test frame so at most this many are scored
+    profile: str = "full"
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
+                             ("profile", PROFILES)):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"recipe {self.name!r}: {key}={getattr(self, key)!r} is not one of {allowed}")
+        if self.batch_size < 1 or self.epochs < 1 or self.decay_every < 1:
+            raise ValueError(f"recipe {self.name!r}: batch_size, epochs and decay_every must be >= 1")
+        if self.actions is not None:
+            self.actions = tuple(self.actions)
+
+    def replace(self, **overrides: Any) -> "Recipe":
+        """A copy with some fields changed; unknown keys and wrong types raise ``ValueError`` naming them."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown recipe key(s) {unknown}; known keys: {sorted(known)}")
+        return dataclasses.replace(self, **overrides)
+
+
+def _check_types(recipe: Recipe) -> None:
+    """nanoGPT's configurator check, without ``exec``: each value must match its annotation."""
+    hints = typing.get_type_hints(Recipe)
+    for f in dataclasses.fields(recipe):
+        value = getattr(recipe, f.name)
+        if not _matches(value, hints[f.name]):
+            raise ValueError(f"recipe {recipe.name!r}: {f.name}={value!r} has type {type(value).__name__}, "
+                             f"expected {hints[f.name]}")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return any(_matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if origin in (tuple, list):
+        return isinstance(value, (tuple, list)) and all(_matches(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    if hint is float:  # an int is a fine float (lr=1 is a valid if odd choice); a bool is not
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+# --------------------------------------------------------------------------------------- the recipes
+GCN_VARIANTS = ("vanilla", "dc_vanilla", "preagg", "dc_preagg", "postagg", "dc_postagg", "convst",
+                "nosharing", "modulated", "semgcn")
+
+# Any-GCN main_gcn.py (models.md 3.6): Liu et al.'s own recipe could not be checked; Any-GCN's coded one is the
+# closest and decays as often as the same-lab ModGCN-GT script (≈12 times in 50 epochs, final lr ≈ 0.61e-3).
+_ANYGCN = dict(dataset="h36m", keypoints="gt", joints=16, batch_size=256, epochs=50, optimizer="adam", lr=1e-3,
+               schedule="exp_staircase", decay=0.96, decay_every=25_000, loss="mse_l1", grad_clip=1.0)
+# ModGCN-GT main_gcn.py: SemGCN defaults with 50 epochs and the 0.9·MSE + 0.1·L1 loss.
+_MODGCN_GT = dict(_ANYGCN, batch_size=64, decay_every=100_000)
+# SemGCN main_gcn.py: batch 64, 100k-step decay, plain MSE; 50 epochs as in its README results table.
+_SEMGCN = dict(_ANYGCN, batch_size=64, decay_every=100_000, loss="mse")
+# GLA-GCN run_s-agcn.py with the README's "train from scratch" flags -da -tta (models.md 4.5).
+_GLAGCN = dict(dataset="h36m", keypoints="gt", joints=17, batch_size=512, epochs=80, optimizer="ranger", lr=0.01,
+               schedule="cosine", eta_min=1e-5, loss="mpjpe", grad_clip=None, flip_aug=True, tta=True)
+# GridConv src/main.py after the Dec-2023 lr-decay fix; README models trained 100 epochs (models.md 5.6).
+_GRIDCONV = dict(dataset="h36m", keypoints="gt", joints=17, batch_size=200, epochs=100, optimizer="adam", lr=1e-3,
+                 schedule="gridconv_step", decay=0.96, decay_every=10, loss="grid_mse", grad_clip=None,
+                 eval_batch_size=1000)
+
+
+def _gcn_model(variant: str) -> str:
+    return variant  # the GCN registry names models by their layer variant
+
+
+def _full_recipes() -> dict[str, Recipe]:
+    r: dict[str, Recipe] = {}
+    for v in GCN_VARIANTS:
+        base = _SEMGCN if v == "semgcn" else _MODGCN_GT if v == "modulated" else _ANYGCN
+        src = {"semgcn": "SemGCN main_gcn.py", "modulated": "ModGCN-GT main_gcn.py"}.get(v, "Any-GCN main_gcn.py")
+        r[f"gcn-{v}-gt"] = Recipe(name=f"gcn-{v}-gt", model=_gcn_model(v), notes=f"{src}, GT 2D, 16 joints", **base)
+    r["gcn-modulated-cpn"] = Recipe(
+        name="gcn-modulated-cpn", model=_gcn_model("modulated"),
+        model_overrides={"hidden": 384, "dropout": 0.2, "modulation_init": "xavier"},
+        dataset="h36m", keypoints="cpn_ft_h36m_dbb", joints=17, batch_size=256, epochs=30,
+        optimizer="amsgrad", lr=5e-3, schedule="step_epochs", decay=0.9, decay_every=4,
+        loss="mpjpe_l1", grad_clip=None, flip_aug=True, tta=True,
+        notes="ModGCN-benchmark main_graph.py + opt1.py (without the post-refine stage)")
+    for rf, kp in ((243, "gt"), (243, "cpn_ft_h36m_dbb"), (27, "gt")):
+        tag = "gt" if kp == "gt" else "cpn"
+        name = f"glagcn-h36m-{tag}-{rf}"
+        r[name] = Recipe(name=name, model="glagcn", model_overrides={"receptive_field": rf},
+                         **dict(_GLAGCN, keypoints=kp), notes="GLA-GCN run_s-agcn.py -da -tta")
+    r["glagcn-humaneva-gt-27"] = Recipe(
+        name="glagcn-humaneva-gt-27", model="glagcn", model_overrides={"receptive_field": 27},
+        **dict(_GLAGCN, dataset="humaneva", joints=15, batch_size=1024, actions=("Walking", "Jog", "Box")),
+        notes="GLA-GCN README HumanEva-I command (-arc 3,3,3, batch 1024, Walk/Jog/Box, -da -tta); "
+              "epochs: the script default 80")
+    r["gridconv-gt"] = Recipe(name="gridconv-gt", model="dgridconv", model_overrides={"pads": ("c", "r")},
+                              **_GRIDCONV, notes="GridConv D-GridConv, handcrafted SGT, pads (c,r), GT 2D")
+    r["gridconv-static-gt"] = Recipe(name="gridconv-static-gt", model="gridconv", **_GRIDCONV,
+                                     notes="static GridConv (both branches padded by 1), handcrafted SGT")
+    r["gridconv-autogrids-gt"] = Recipe(name="gridconv-autogrids-gt", model="dgridconv-autogrids",
+                                        **dict(_GRIDCONV, loss="mse"),
+                                        notes="D-GridConv + learnable SGT; loss on the 17 joints")
+    r["gridconv-hrnet"] = Recipe(name="gridconv-hrnet", model="dgridconv", model_overrides={"pads": ("c", "z")},
+                                 **dict(_GRIDCONV, keypoints="hrnet", exclude_drift=True),
+                                 notes="D-GridConv, handcrafted SGT, pads (c,z), HRNet 2D, S9 drift excluded")
+    return r
+
+
+# Quick profile: (batch size, steps per epoch) per model family, sized from the CPU throughputs of models.md 6
+# so each recipe trains in about a minute on two cores; two epochs, each evaluated on at most 2,000 frames.
+_QUICK_BUDGET = {"gcn": (64, 150), "glagcn-243": (4, 50), "glagcn-81": (8, 100), "glagcn-27": (16, 150),
+                 "gridconv": (32, 100)}
+
+
+def _quick(recipe: Recipe) -> Recipe:
+    if recipe.model.startswith("gcn"):
+        key = "gcn"
+    elif recipe.model == "glagcn":
+        key = f"glagcn-{recipe.model_overrides.get('receptive_field', 243)}"
+    else:
+        key = "gridconv"
+    batch, steps = _QUICK_BUDGET[key]
+    return recipe.replace(batch_size=batch, epochs=2, max_steps_per_epoch=steps, eval_max_frames=2000,
+                          eval_batch_size=256 if key.startswith("glagcn") else 1024, profile="quick")
+
+
+def list_recipes() -> list[str]:
+    """Names accepted by :func:`get_recipe`."""
+    return list(_full_recipes())
+
+
+def get_recipe(name: str, profile: str = "full", **overrides: Any) -> Recipe:
+    """The named recipe in the given profile, with ``overrides`` applied (validated) on top.
+
+    Raises ``ValueError`` for an unknown name (listing the known ones), profile, key or value type.
+    """
+    recipes = _full_recipes()
+    if name not in recipes:
+        raise ValueError(f"unknown recipe {name!r}; available: {', '.join(recipes)}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; use one of {PROFILES}")
+    recipe = recipes[name]
+    if profile == "quick":
+        recipe = _quick(recipe)
+    return recipe.replace(**overrides) if overrides else recipe
+
+
+def recipe_table() -> str:
+    """Markdown table of the full recipes (for the book; generated so it cannot drift from the code)."""
+    cols = ("name", "model", "keypoints", "joints", "batch_size", "epochs", "optimizer", "lr", "schedule", "loss",
+            "grad_clip", "flip_aug", "tta")
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in _full_recipes().values():
+        lines.append("| " + " | ".join(str(getattr(r, c)) for c in cols) + " |")
+    return "\n".join(lines)

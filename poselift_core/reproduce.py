@@ -1,0 +1,255 @@
+"""Run the book's notebooks as a batch with papermill and collect their results into one table.
+
+    python -m poselift_core.reproduce --profile full --data h36m --data-dir DIR --out runs/ [--notebooks 03,04]
+
+Notebook conventions (book/reproduce.md), which ``make book`` relies on too:
+
+- the first code cell is tagged ``parameters`` and defines ``profile`` ("quick" | "full"), ``data`` ("sample" |
+  "h36m"), ``data_dir``, ``device`` ("auto" | "cpu" | "cuda") and ``out_dir`` (default ``"runs"``); papermill
+  overrides them in a cell it inserts after that one;
+- a notebook that measures models calls :func:`save_results` (``<out_dir>/results_<name>.json``: rows with
+  ``model``, ``data``, ``mpjpe``, ``p_mpjpe`` in mm and ``params``); this module gathers every such file into
+  ``<out_dir>/results.md`` and ``results.json``.
+
+papermill is imported only when notebooks are executed, so ``--help`` and the helpers work without it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+__all__ = [
+    "in_colab",
+    "resolve_device",
+    "book_notebooks",
+    "select_notebooks",
+    "execute_notebook",
+    "run_notebooks",
+    "save_results",
+    "collect_results",
+    "results_markdown",
+    "write_results_table",
+    "main",
+]
+
+RESULT_COLUMNS = ("model", "data", "mpjpe", "p_mpjpe", "params")
+
+
+# --------------------------------------------------------------------------- environment helpers for notebooks
+def in_colab() -> bool:
+    """True inside Google Colab (its kernel has imported ``google.colab``)."""
+    return "google.colab" in sys.modules
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``"auto"`` -> ``"cuda"`` when a GPU is visible, else ``"cpu"``; explicit names are checked.
+
+    On Colab without a GPU it says how to switch the runtime, the step readers most often forget.
+    """
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cpu" and in_colab():
+            print("No GPU in this Colab runtime: Runtime > Change runtime type > GPU (T4), then re-run. "
+                  "The quick profile also runs on the CPU.")
+        return device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but torch sees no CUDA GPU; use device='auto' or 'cpu'")
+    return device
+
+
+# --------------------------------------------------------------------------- which notebooks
+def _toc_files(node: Any) -> Iterable[str]:
+    """Every ``file:`` entry of a Jupyter Book ``_toc.yml`` (root, parts, chapters, sections), in order."""
+    if isinstance(node, Mapping):
+        if "root" in node:
+            yield str(node["root"])
+        if "file" in node:
+            yield str(node["file"])
+        for key in ("parts", "chapters", "sections"):
+            for child in node.get(key) or []:
+                yield from _toc_files(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _toc_files(child)
+
+
+def book_notebooks(root: str | Path = ".") -> list[Path]:
+    """The notebooks of the book in reading order: the ``.ipynb`` entries of ``root/_toc.yml``.
+
+    Without a ``_toc.yml``: ``root/notebooks/*.ipynb`` sorted by name. An entry that is neither a notebook nor a
+    markdown page raises ``FileNotFoundError`` naming it, so a TOC typo fails the build instead of dropping a chapter.
+    """
+    root = Path(root)
+    toc = root / "_toc.yml"
+    if not toc.exists():
+        return sorted((root / "notebooks").glob("*.ipynb"))
+    import yaml  # a papermill and jupyter-book dependency; not needed for --help
+
+    notebooks = []
+    for entry in _toc_files(yaml.safe_load(toc.read_text())):
+        path = root / entry
+        candidates = [path] if path.suffix else [path.with_suffix(".ipynb"), path.with_suffix(".md")]
+        found = next((c for c in candidates if c.exists()), None)
+        if found is None:
+            raise FileNotFoundError(f"{toc}: entry {entry!r} matches no file ({', '.join(map(str, candidates))})")
+        if found.suffix == ".ipynb":
+            notebooks.append(found)
+    return notebooks
+
+
+def select_notebooks(notebooks: Sequence[Path], spec: str | None) -> list[Path]:
+    """Filter by a comma list of stems or stem prefixes (``"03,04"`` or ``"04_glagcn"``); ``None`` keeps all."""
+    if not spec:
+        return list(notebooks)
+    wanted = [s.strip() for s in spec.split(",") if s.strip()]
+    chosen = [nb for nb in notebooks if any(nb.stem == w or nb.stem.startswith(w) for w in wanted)]
+    unknown = [w for w in wanted if not any(nb.stem.startswith(w) for nb in notebooks)]
+    if unknown:
+        raise ValueError(f"--notebooks {unknown} match none of {[nb.stem for nb in notebooks]}")
+    return chosen
+
+
+# --------------------------------------------------------------------------- execution
+def execute_notebook(src: str | Path, dst: str | Path, parameters: Mapping[str, Any], kernel: str | None = None,
+                     timeout: float | None = None, cwd: str | Path | None = None) -> float:
+    """Execute ``src`` into ``dst`` with papermill, injecting ``parameters``; returns the wall time in seconds.
+
+    Raises papermill's ``PapermillExecutionError`` on a failed cell (``dst`` still holds the traceback).
+    ``timeout`` bounds every cell, so a stalled kernel fails instead of hanging the build.
+    """
+    import papermill
+
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    papermill.execute_notebook(str(src), str(dst), parameters=dict(parameters), kernel_name=kernel,
+                               execution_timeout=timeout, cwd=None if cwd is None else str(cwd),
+                               progress_bar=False)
+    return time.perf_counter() - start
+
+
+def run_notebooks(notebooks: Sequence[Path], out_dir: str | Path, parameters: Mapping[str, Any],
+                  kernel: str | None = None, timeout: float | None = None, cwd: str | Path | None = None,
+                  times_file: str | Path | None = None, log: Callable[[str], None] = print) -> dict[str, dict]:
+    """Execute each notebook into ``out_dir/<its path relative to cwd>``; keep going after a failure.
+
+    The kernel runs in ``cwd`` (the repository root, so relative data paths work). Returns ``{source path relative
+    to cwd: {"seconds": float, "ok": bool, "error": str | None}}``, also written as JSON to ``times_file`` when
+    given. The caller decides what a failure means (the book build exits non-zero).
+    """
+    report: dict[str, dict] = {}
+    for nb in notebooks:
+        key = Path(os.path.relpath(nb, cwd)).as_posix() if cwd is not None else Path(nb).name
+        key = Path(nb).name if key.startswith("../") else key  # never write outside out_dir
+        start = time.perf_counter()
+        try:
+            seconds, error = execute_notebook(nb, Path(out_dir) / key, parameters, kernel, timeout, cwd), None
+        except Exception as exc:  # papermill's execution error, a timeout, a dead kernel: report, go on
+            seconds, error = time.perf_counter() - start, f"{type(exc).__name__}: {str(exc).strip()[-2000:]}"
+        report[key] = {"seconds": round(seconds, 2), "ok": error is None, "error": error}
+        log(f"{'ok  ' if error is None else 'FAIL'} {key:45s} {seconds:7.1f} s")
+        if error:
+            log(error)
+    if times_file is not None:
+        Path(times_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(times_file).write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+# --------------------------------------------------------------------------- results
+def save_results(name: str, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], out_dir: str | Path = "runs") -> Path:
+    """Write a notebook's results to ``out_dir/results_<name>.json`` (atomically); returns the path.
+
+    Each row needs ``model`` and ``data``; ``mpjpe``, ``p_mpjpe`` (mm) and ``params`` are the table's columns, and
+    any other keys (``keypoints``, ``epochs``, ``profile``, ...) are kept in ``results.json``.
+    """
+    rows = [dict(rows)] if isinstance(rows, Mapping) else [dict(r) for r in rows]
+    for i, row in enumerate(rows):
+        missing = [k for k in ("model", "data") if k not in row]
+        if missing:
+            raise ValueError(f"save_results({name!r}): row {i} lacks {missing}: {row}")
+    path = Path(out_dir) / f"results_{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(rows, indent=2, default=float) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def collect_results(out_dir: str | Path) -> list[dict]:
+    """All rows of ``out_dir/results_*.json`` (sorted by file name), each tagged with its ``source`` name."""
+    rows = []
+    for path in sorted(Path(out_dir).glob("results_*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        for row in [data] if isinstance(data, dict) else data:
+            rows.append({"source": path.stem[len("results_"):], **row})
+    return rows
+
+
+def _fmt(value: Any, column: str) -> str:
+    if value is None:
+        return "–"
+    if column == "params":
+        return f"{value / 1e6:.2f} M"
+    return f"{value:.1f}" if isinstance(value, (int, float)) else str(value)
+
+
+def results_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A markdown table: model, data, MPJPE (mm), P-MPJPE (mm), parameters, source notebook."""
+    header = "| model | data | MPJPE (mm) | P-MPJPE (mm) | params | source |\n|---|---|---:|---:|---:|---|\n"
+    lines = [f"| {' | '.join(_fmt(r.get(c), c) for c in RESULT_COLUMNS)} | {r.get('source', '')} |" for r in rows]
+    return header + "\n".join(lines) + ("\n" if lines else "")
+
+
+def write_results_table(out_dir: str | Path) -> list[dict]:
+    """Collect ``out_dir/results_*.json`` into ``out_dir/results.md`` and ``out_dir/results.json``."""
+    rows = collect_results(out_dir)
+    Path(out_dir, "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    Path(out_dir, "results.md").write_text(results_markdown(rows))
+    return rows
+
+
+# --------------------------------------------------------------------------- command line
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m poselift_core.reproduce",
+                                description="Execute the book's notebooks with papermill and collect their results "
+                                            "into OUT/results.md and OUT/results.json.")
+    p.add_argument("--profile", default="full", choices=("quick", "full"),
+                   help="recipe profile passed to every notebook (default: full)")
+    p.add_argument("--data", default="h36m", choices=("sample", "h36m"), help="dataset (default: h36m)")
+    p.add_argument("--data-dir", default=None, help="folder with the VideoPose3D .npz files (for --data h36m)")
+    p.add_argument("--out", default="runs", help="folder for executed notebooks and results (default: runs)")
+    p.add_argument("--notebooks", default=None, help="comma list of notebook stems or prefixes, e.g. 03,04")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--kernel", default=None, help="Jupyter kernel name (default: each notebook's own)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell (default: none)")
+    p.add_argument("--book-dir", default=".", help="folder holding _toc.yml and notebooks/ (default: .)")
+    args = p.parse_args(argv)
+
+    root = Path(args.book_dir).resolve()
+    out = Path(args.out).resolve()
+    notebooks = select_notebooks(book_notebooks(root), args.notebooks)
+    params: dict[str, Any] = {"profile": args.profile, "data": args.data, "device": args.device, "out_dir": str(out)}
+    if args.data_dir is not None:
+        params["data_dir"] = str(Path(args.data_dir).resolve())
+    report = run_notebooks(notebooks, out, params, args.kernel, args.timeout,
+                           cwd=root, times_file=out / "notebook_times.json") if notebooks else {}
+    rows = write_results_table(out)
+    print(f"{len(rows)} result rows -> {out / 'results.md'}")
+    failed = [name for name, r in report.items() if not r["ok"]]
+    if failed:
+        print(f"failed notebooks: {failed}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

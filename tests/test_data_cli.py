@@ -1,0 +1,89 @@
+import runpy
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from poselift_core.data.__main__ import build_parser, main
+from poselift_core.data.fixtures import make_fake_h36m
+
+
+@pytest.fixture
+def fake_pair(tmp_path):
+    return make_fake_h36m(tmp_path, subjects=("S1", "S9"), actions=("Walking 1", "Sitting"), frames=7,
+                          extra_2d_frames=2, metadata={"layout_name": "h36m", "fps": 50})
+
+
+def test_module_help_lists_subcommands(monkeypatch, capsys):
+    # runs the module as `python -m poselift_core.data --help` would, without paying for a new interpreter
+    monkeypatch.setattr(sys, "argv", ["python -m poselift_core.data", "--help"])
+    monkeypatch.delitem(sys.modules, "poselift_core.data.__main__", raising=False)  # fresh run, as with -m
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("poselift_core.data", run_name="__main__", alter_sys=False)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("inspect", "convert-mocap", "build-sample"):
+        assert command in out
+
+
+def test_inspect_3d_and_2d(fake_pair, capsys):
+    p3, p2 = fake_pair
+    assert main(["inspect", str(p3), str(p2)]) == 0
+    out = capsys.readouterr().out
+    three, two = out.split("\n\n")
+    assert "VideoPose3D 3D file" in three and "S9: 2 actions, 14 frames" in three
+    assert "Walking 1" in three and "joints: [32]" in three and "built-in Human3.6M table" in three
+    assert "VideoPose3D 2D file" in two and "S1: 2 actions, 18 frames, 4 cameras" in two
+    assert "9 x4" in two and "joints: [17]" in two  # 7 mocap frames + 2 trailing detections
+    assert "'layout_name': 'h36m'" in two and "'fps': 50" in two
+
+
+def test_inspect_sample_from_root(fake_pair, tmp_path, capsys):
+    p3, p2 = fake_pair
+    root = tmp_path / "sample"
+    root.mkdir()
+    p3.rename(root / "data_3d_sample.npz")
+    p2.rename(root / "data_2d_sample_gt.npz")
+    assert main(["inspect", "--sample", "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "data_3d_sample.npz: VideoPose3D 3D file" in out and "data_2d_sample_gt.npz: VideoPose3D 2D file" in out
+    assert main(["inspect", "--root", str(root)]) == 0  # no path means the sample too
+    assert "data_2d_sample_gt.npz" in capsys.readouterr().out
+
+
+def test_errors_are_one_line_without_traceback(tmp_path, capsys):
+    assert main(["inspect", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "data_3d_sample.npz" in err and "python -m poselift_core.data build-sample" in err
+    assert main(["inspect", str(tmp_path / "nope.npz")]) == 1
+    assert "nope.npz" in capsys.readouterr().err
+    np.savez_compressed(tmp_path / "other.npz", weights=np.zeros(2))
+    assert main(["inspect", str(tmp_path / "other.npz")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "neither a 3D (positions_3d) nor a 2D (positions_2d) file" in err
+    (tmp_path / "junk.npz").write_text("not a zip")
+    assert main(["inspect", str(tmp_path / "junk.npz")]) == 1
+    assert "not a readable .npz archive" in capsys.readouterr().err
+
+
+def test_mocap_subcommands_are_wired_lazily(monkeypatch, tmp_path):
+    calls = {}
+    fake_mocap = types.ModuleType("poselift_core.data.mocap")
+    fake_mocap.convert_mocap_cli = lambda args: calls.setdefault("convert", args)
+    fake_sample = types.ModuleType("poselift_core.data.sample")
+    fake_sample.build_sample_cli = lambda args: calls.setdefault("sample", args)
+    monkeypatch.setitem(sys.modules, "poselift_core.data.mocap", fake_mocap)
+    monkeypatch.setitem(sys.modules, "poselift_core.data.sample", fake_sample)
+    assert main(["convert-mocap", "a.amc", "b.bvh", "--out", str(tmp_path), "--subject", "86",
+                 "--camera-subject", "S9", "--fps", "25"]) == 0
+    args = calls["convert"]
+    assert args.inputs == [Path("a.amc"), Path("b.bvh")] and args.out == tmp_path
+    assert (args.subject, args.camera_subject, args.fps) == ("86", "S9", 25.0)
+    assert main(["build-sample"]) == 0 and calls["sample"].out == Path("data/sample")
+    defaults = build_parser().parse_args(["convert-mocap", "x.bvh", "--out", "o"])
+    assert (defaults.subject, defaults.camera_subject, defaults.fps) == (None, "S1", 50.0)
+    with pytest.raises(SystemExit):  # --out is required
+        build_parser().parse_args(["convert-mocap", "x.bvh"])

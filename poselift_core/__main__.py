@@ -32,6 +32,7 @@ def _add_data_args(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--test-subjects", nargs="+", help="override the test split's subjects")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     p.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--amp", choices=["bf16"])
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     return parser
 
 
@@ -223,6 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "data", None) is not None and args.data not in DATA_CHOICES:
         print(f"error: unknown data {args.data!r}; use one of {', '.join(DATA_CHOICES)}", file=sys.stderr)
         return 2
+    if getattr(args, "threads", None):
+        import torch
+        torch.set_num_threads(args.threads)   # on a shared CPU, fewer threads than cores avoids oversubscription
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

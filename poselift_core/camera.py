@@ -10,7 +10,9 @@ Conventions (data.md section 4, explained in the book chapter "Data, cameras and
 * Screen normalisation keeps the aspect ratio: ``x_n = 2u/w - 1``, ``y_n = 2v/w - h/w``.
 
 Every function takes torch tensors or NumPy arrays with arbitrary leading dimensions and returns the
-type it was given (camera parameters are cast to the points' dtype and device).
+type it was given (camera parameters are cast to the points' dtype and device). Each formula is written
+once against the operations NumPy and torch share, so NumPy input is computed by NumPy (no copies, no
+thread pool) and tensors keep autograd and their device.
 """
 from __future__ import annotations
 
@@ -39,22 +41,19 @@ Array = Union[torch.Tensor, np.ndarray]
 
 
 # --------------------------------------------------------------------------- type plumbing
-def _to_torch(x: Any) -> tuple[torch.Tensor, bool]:
-    """Tensor view of ``x`` plus whether the caller gave NumPy (so the result goes back as NumPy)."""
-    is_numpy = isinstance(x, np.ndarray)
+def _array(x: Any) -> tuple[Any, Any]:
+    """``(namespace, array)``: NumPy arrays stay NumPy, anything else becomes a tensor; integers -> float64."""
+    if isinstance(x, np.ndarray):
+        return np, (x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64))
     t = torch.as_tensor(x)
-    if not t.is_floating_point():
-        t = t.double()
-    return t, is_numpy
+    return torch, (t if t.is_floating_point() else t.double())
 
 
-def _like(x: Any, ref: torch.Tensor) -> torch.Tensor:
-    """A parameter (rotation, intrinsics, ...) as a tensor with the points' dtype and device."""
+def _like(x: Any, ref: Any) -> Any:
+    """A parameter (rotation, intrinsics, sizes) as an array of the points' kind, dtype and device."""
+    if isinstance(ref, np.ndarray):
+        return np.asarray(x, dtype=ref.dtype)
     return torch.as_tensor(x, dtype=ref.dtype, device=ref.device)
-
-
-def _back(t: torch.Tensor, is_numpy: bool) -> Array:
-    return t.numpy() if is_numpy else t
 
 
 # --------------------------------------------------------------------------- the Camera record
@@ -102,7 +101,10 @@ class Camera:
 
     def intrinsics_pixels(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """``[fx, fy, cx, cy, k1, k2, k3, p1, p2]`` in pixels, ``(9,)``."""
-        return torch.tensor([*self.focal, *self.center, *self.radial, *self.tangential], dtype=dtype)
+        return torch.tensor(self._pixel_vector(), dtype=dtype)
+
+    def _pixel_vector(self) -> tuple[float, ...]:
+        return (*self.focal, *self.center, *self.radial, *self.tangential)
 
     def intrinsics_normalized(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """VideoPose3D's normalised 9-vector ``[fx_n, fy_n, cx_n, cy_n, k1, k2, k3, p1, p2]`` (data.md 4.5)."""
@@ -145,18 +147,17 @@ def quaternion_to_matrix(q: Array) -> Array:
     ``R v`` equals the quaternion product ``q v q*`` (the active rotation VideoPose3D's ``qrot`` applies).
     The quaternion is normalised first, so slightly non-unit table values still give a rotation.
     """
-    q, is_numpy = _to_torch(q)
-    q = q / q.norm(dim=-1, keepdim=True)
-    w, x, y, z = q.unbind(-1)
-    R = torch.stack([
+    xp, q = _array(q)
+    q = q / xp.sqrt((q * q).sum(-1, keepdims=True))
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    return xp.stack([
         1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
         2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
         2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], dim=-1).reshape(*q.shape[:-1], 3, 3)
-    return _back(R, is_numpy)
+    ], -1).reshape(*q.shape[:-1], 3, 3)
 
 
-def _rotation_and_centre(R_or_q: Any, t: Any, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _rotation_and_centre(R_or_q: Any, t: Any, ref: Any) -> tuple[Any, Any]:
     if isinstance(R_or_q, Camera):
         R_or_q, t = R_or_q.orientation, R_or_q.translation if t is None else t
     if t is None:
@@ -169,28 +170,34 @@ def _rotation_and_centre(R_or_q: Any, t: Any, ref: torch.Tensor) -> tuple[torch.
     return R, _like(t, ref)
 
 
+def _rows_times(v: Any, M: Any) -> Any:
+    """Row vectors ``v (..., 3)`` times ``M (3, 3)`` or a broadcasting stack ``(..., 3, 3)``: ``sum_j v_j M_j``.
+
+    Written as three broadcast multiply-adds: batched 3x3 matmuls and tiny float64 BLAS calls are slow on CPU.
+    """
+    return v[..., 0:1] * M[..., 0, :] + v[..., 1:2] * M[..., 1, :] + v[..., 2:3] * M[..., 2, :]
+
+
 def world_to_camera(X_world: Array, R_or_q: Any, t: Any = None) -> Array:
     """``X_cam = R^T (X_world - t)``, ``(..., 3) -> (..., 3)`` (data.md 4.3).
 
     Args:
         X_world: points in world coordinates, metres.
-        R_or_q: camera-to-world rotation ``(3, 3)`` or quaternion ``(4,)`` (batched shapes broadcast against
-            the points' leading dimensions), or a :class:`Camera` (then ``t`` defaults to its centre).
+        R_or_q: camera-to-world rotation ``(3, 3)`` or quaternion ``(4,)``, or a :class:`Camera` (then ``t``
+            defaults to its centre). Stacks ``(*L, 3, 3)`` / ``(*L, 4)`` broadcast against the points' leading
+            dimensions, e.g. ``(B, 1, 3, 3)`` with ``t (B, 1, 3)`` for points ``(B, J, 3)``.
         t: camera centre in world coordinates, ``(3,)``, metres.
     """
-    X, is_numpy = _to_torch(X_world)
+    _, X = _array(X_world)
     R, t = _rotation_and_centre(R_or_q, t, X)
-    # row-vector form of R^T v: v^T R
-    out = ((X - t).unsqueeze(-2) @ R).squeeze(-2)
-    return _back(out, is_numpy)
+    return _rows_times(X - t, R)  # R^T v for column vectors = v^T R for row vectors
 
 
 def camera_to_world(X_cam: Array, R_or_q: Any, t: Any = None) -> Array:
     """``X_world = R X_cam + t``, the inverse of :func:`world_to_camera`; same arguments."""
-    X, is_numpy = _to_torch(X_cam)
+    _, X = _array(X_cam)
     R, t = _rotation_and_centre(R_or_q, t, X)
-    out = (X.unsqueeze(-2) @ R.transpose(-1, -2)).squeeze(-2) + t
-    return _back(out, is_numpy)
+    return _rows_times(X, R.swapaxes(-1, -2)) + t  # R v = (v^T R^T)^T
 
 
 # --------------------------------------------------------------------------- projection
@@ -217,24 +224,24 @@ def project(X_cam: Array, intrinsics: Any, distortion: bool = True) -> Array:
     Returns:
         ``(..., 2)``.
     """
-    X, is_numpy = _to_torch(X_cam)
+    _, X = _array(X_cam)
     K = _like(intrinsics, X)
     if K.shape[-1] != 9:
         raise ValueError(f"intrinsics must end in 9 values [fx, fy, cx, cy, k1, k2, k3, p1, p2], got {tuple(K.shape)}")
-    n_lead = K.dim() - 1
-    if n_lead > X.dim() - 1 or any(a not in (1, b) for a, b in zip(K.shape[:-1], X.shape[:n_lead])):
+    n_lead = K.ndim - 1
+    if n_lead > X.ndim - 1 or any(a not in (1, b) for a, b in zip(K.shape[:-1], X.shape[:n_lead])):
         raise ValueError(f"intrinsics {tuple(K.shape)} do not match the leading dims of points {tuple(X.shape)}")
     # insert singleton dims so (*L, 9) broadcasts against (*L, ..., 3)
-    K = K.reshape(*K.shape[:-1], *([1] * (X.dim() - 1 - n_lead)), 9)
+    K = K.reshape(*K.shape[:-1], *([1] * (X.ndim - 1 - n_lead)), 9)
     f, c, k, p = K[..., 0:2], K[..., 2:4], K[..., 4:7], K[..., 7:9]
     xy = X[..., :2] / X[..., 2:3]
     if distortion:
-        xy = xy.clamp(-1, 1)
-        r2 = (xy * xy).sum(-1, keepdim=True)
+        xy = xy.clip(-1, 1)
+        r2 = (xy * xy).sum(-1, keepdims=True)
         radial = 1 + k[..., 0:1] * r2 + k[..., 1:2] * r2 ** 2 + k[..., 2:3] * r2 ** 3
-        tan = (p * xy).sum(-1, keepdim=True)
+        tan = (p * xy).sum(-1, keepdims=True)
         xy = xy * (radial + tan) + p * r2
-    return _back(f * xy + c, is_numpy)
+    return f * xy + c
 
 
 def project_to_image(X_cam: Array, cam: "Camera | Any", distortion: bool = True) -> Array:
@@ -242,7 +249,7 @@ def project_to_image(X_cam: Array, cam: "Camera | Any", distortion: bool = True)
 
     ``cam`` is a :class:`Camera` or a pixel-intrinsics 9-vector (see :func:`project`).
     """
-    intrinsics = cam.intrinsics_pixels(torch.float64) if isinstance(cam, Camera) else cam
+    intrinsics = cam._pixel_vector() if isinstance(cam, Camera) else cam
     return project(X_cam, intrinsics, distortion=distortion)
 
 
@@ -262,18 +269,16 @@ def normalize_screen_coordinates(uv: Array, w: Any, h: Any) -> Array:
     ``uv`` is ``(..., 2)``; ``w`` and ``h`` are numbers or arrays broadcasting against ``uv[..., 0]``
     (one size per camera, since Human3.6M cameras 0 and 3 are 1002 px high).
     """
-    X, is_numpy = _to_torch(uv)
+    xp, X = _array(uv)
     w, h = _like(w, X), _like(h, X)
-    out = torch.stack([X[..., 0] * 2 / w - 1, X[..., 1] * 2 / w - h / w], dim=-1)
-    return _back(out, is_numpy)
+    return xp.stack([X[..., 0] * 2 / w - 1, X[..., 1] * 2 / w - h / w], -1)
 
 
 def image_coordinates(xy: Array, w: Any, h: Any) -> Array:
     """Inverse of :func:`normalize_screen_coordinates`: ``u = (x_n + 1) w/2``, ``v = (y_n + h/w) w/2``."""
-    X, is_numpy = _to_torch(xy)
+    xp, X = _array(xy)
     w, h = _like(w, X), _like(h, X)
-    out = torch.stack([(X[..., 0] + 1) * w / 2, (X[..., 1] + h / w) * w / 2], dim=-1)
-    return _back(out, is_numpy)
+    return xp.stack([(X[..., 0] + 1) * w / 2, (X[..., 1] + h / w) * w / 2], -1)
 
 
 def normalize_intrinsics(intrinsics: Array, w: Any, h: Any) -> Array:
@@ -282,11 +287,11 @@ def normalize_intrinsics(intrinsics: Array, w: Any, h: Any) -> Array:
     ``f_n = 2 f / w`` (both axes divided by the width) and ``c_n`` = the normalised principal point;
     distortion coefficients are unchanged. ``w``, ``h`` broadcast against ``intrinsics[..., 0]``.
     """
-    K, is_numpy = _to_torch(intrinsics)
+    xp, K = _array(intrinsics)
     w_t = _like(w, K)
-    f = K[..., 0:2] * 2 / w_t.unsqueeze(-1)
+    f = K[..., 0:2] * 2 / w_t[..., None]
     c = normalize_screen_coordinates(K[..., 2:4], w_t, _like(h, K))
-    return _back(torch.cat([f, c, K[..., 4:9]], dim=-1), is_numpy)
+    return xp.concatenate([f, c, K[..., 4:9]], -1)
 
 
 # --------------------------------------------------------------------------- Human3.6M table

@@ -146,8 +146,11 @@ def _animation_controls(n: int, fps: float) -> tuple[list, list]:
     menus = [dict(type="buttons", direction="left", x=0.0, y=0.0, xanchor="left", yanchor="top",
                   pad=dict(t=40, r=10), showactive=False, buttons=buttons)]
     steps = [dict(method="animate", label=str(i), args=[[str(i)], still]) for i in range(n)]
+    # past ~30 frames the tick labels overlap: hide them, the current frame is still shown above the slider
+    tick_font = dict(color="rgba(0,0,0,0)") if n > 30 else dict()
+    current = dict(prefix="frame ", visible=True, font=dict(size=12, color="#444"))
     sliders = [dict(active=0, steps=steps, x=0.12, len=0.88, y=0.0, yanchor="top", pad=dict(t=30),
-                    currentvalue=dict(prefix="frame ", visible=True))]
+                    font=tick_font, currentvalue=current)]
     return menus, sliders
 
 
@@ -293,8 +296,8 @@ def plot_weight_sharing(index_matrix: Any, names: Skeleton | Sequence[str] | Non
     ids = np.ma.masked_where(~np.isfinite(M) | (M < 0), M)
     k = int(ids.max()) + 1 if ids.count() else 1
     base = plt.get_cmap("tab10" if k <= 10 else "tab20" if k <= 20 else "viridis")
-    cmap = ListedColormap(base(np.arange(k) % base.N) if k <= 20 else base(np.linspace(0, 1, k)))
-    cmap.set_bad("white")
+    colours = base(np.arange(k) % base.N) if k <= 20 else base(np.linspace(0, 1, k))
+    cmap = ListedColormap(colours).with_extremes(bad="white")
     J = len(M)
     ax = _matrix_axes(ax, _names(names, J), title)
     im = ax.imshow(ids, cmap=cmap, norm=BoundaryNorm(np.arange(k + 1) - 0.5, k), interpolation="nearest")

@@ -169,14 +169,14 @@ def _full_recipes() -> dict[str, Recipe]:
         **dict(_GLAGCN, dataset="humaneva", joints=15, batch_size=1024, actions=("Walking", "Jog", "Box")),
         notes="GLA-GCN README HumanEva-I command (-arc 3,3,3, batch 1024, Walk/Jog/Box, -da -tta); "
               "epochs: the script default 80")
-    r["gridconv-gt"] = Recipe(name="gridconv-gt", model="dgridconv", model_overrides={"pads": ("c", "r")},
+    r["gridconv-gt"] = Recipe(name="gridconv-gt", model="dgridconv", model_overrides={"padding": ("c", "r")},
                               **_GRIDCONV, notes="GridConv D-GridConv, handcrafted SGT, pads (c,r), GT 2D")
     r["gridconv-static-gt"] = Recipe(name="gridconv-static-gt", model="gridconv", **_GRIDCONV,
                                      notes="static GridConv (both branches padded by 1), handcrafted SGT")
-    r["gridconv-autogrids-gt"] = Recipe(name="gridconv-autogrids-gt", model="dgridconv-autogrids",
+    r["gridconv-autogrids-gt"] = Recipe(name="gridconv-autogrids-gt", model="dgridconv_autogrids",
                                         **dict(_GRIDCONV, loss="mse"),
                                         notes="D-GridConv + learnable SGT; loss on the 17 joints")
-    r["gridconv-hrnet"] = Recipe(name="gridconv-hrnet", model="dgridconv", model_overrides={"pads": ("c", "z")},
+    r["gridconv-hrnet"] = Recipe(name="gridconv-hrnet", model="dgridconv", model_overrides={"padding": ("c", "z")},
                                  **dict(_GRIDCONV, keypoints="hrnet", exclude_drift=True),
                                  notes="D-GridConv, handcrafted SGT, pads (c,z), HRNet 2D, S9 drift excluded")
     return r
@@ -189,7 +189,7 @@ _QUICK_BUDGET = {"gcn": (64, 150), "glagcn-243": (4, 50), "glagcn-81": (8, 100),
 
 
 def _quick(recipe: Recipe) -> Recipe:
-    if recipe.model.startswith("gcn"):
+    if recipe.model in GCN_VARIANTS:
         key = "gcn"
     elif recipe.model == "glagcn":
         key = f"glagcn-{recipe.model_overrides.get('receptive_field', 243)}"

@@ -163,7 +163,8 @@ def run_notebooks(notebooks: Sequence[Path], out_dir: str | Path, parameters: Ma
 
 
 # --------------------------------------------------------------------------- results
-def save_results(name: str, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], out_dir: str | Path = "runs") -> Path:
+def save_results(name: str, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                 out_dir: str | Path = "runs") -> Path:
     """Write a notebook's results to ``out_dir/results_<name>.json`` (atomically); returns the path.
 
     Each row needs ``model`` and ``data``; ``mpjpe``, ``p_mpjpe`` (mm) and ``params`` are the table's columns, and

@@ -7,7 +7,7 @@ from poselift_core.data import h36m
 from poselift_core.data.fixtures import fake_pose_sequence, make_fake_h36m
 from poselift_core.data.h36m import (H36M_ACTIONS, DataError, canonical_action, cameras_from_dict, cameras_to_dict,
                                      load_h36m, load_sample, load_videopose3d, sample_splits, save_videopose3d)
-from poselift_core.skeleton import H36M_16, H36M_17, H36M_32, H36M_32_TO_17
+from poselift_core.skeleton import H36M_16, H36M_17, H36M_32
 
 KEEP_17 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]  # data.md 3.1, typed out again
 
@@ -96,10 +96,10 @@ def test_tensors_layout_matches_sequences(raw_pair):
         rows = slice(int(T.seq_start[i]), int(T.seq_start[i] + T.seq_length[i]))
         assert (T.frame_seq[rows] == i).all()
         seq = ds.sequence(s, a, c)
-        torch.testing.assert_close(T.x2d[rows], torch.from_numpy(seq.x2d))
-        torch.testing.assert_close(T.y3d[rows], torch.from_numpy(seq.y3d))
-        torch.testing.assert_close(T.root[rows], torch.from_numpy(seq.root))
-        torch.testing.assert_close(T.intrinsics[i], H36M_CAMERAS[s][c].intrinsics_normalized())
+        np.testing.assert_array_equal(T.x2d[rows].numpy(), seq.x2d)
+        np.testing.assert_array_equal(T.y3d[rows].numpy(), seq.y3d)
+        np.testing.assert_array_equal(T.root[rows].numpy(), seq.root)
+        np.testing.assert_allclose(T.intrinsics[i].numpy(), H36M_CAMERAS[s][c].intrinsics_normalized().numpy())
     assert T.keypoints_left == (4, 5, 6, 11, 12, 13) and T.keypoints_right == (1, 2, 3, 14, 15, 16)
     assert T.fps == 50.0 and T.skeleton is H36M_17
 
@@ -343,3 +343,16 @@ def test_sample_splits_from_metadata(tmp_path, monkeypatch):
     monkeypatch.setattr(h36m, "_REPO_ROOT", tmp_path)
     from poselift_core.data import SAMPLE_TEST_SUBJECTS, SAMPLE_TRAIN_SUBJECTS
     assert SAMPLE_TRAIN_SUBJECTS == ("S1",) and SAMPLE_TEST_SUBJECTS == ("S9",)
+
+
+@pytest.mark.skipif(not all(p.is_file() for p in h36m.sample_paths()), reason="bundled sample not built yet")
+def test_bundled_sample_is_consistent():
+    ds = load_sample()
+    splits = sample_splits()
+    assert set(splits["train"] + splits["test"]) == set(ds.subjects())
+    for s in ds.subjects():
+        for a in ds.actions(s)[:2]:
+            for c, cam in enumerate(ds.cameras(s)):
+                seq = ds.sequence(s, a, c)
+                assert (seq.camera_abs[..., 2] > 0).all()
+                assert np.abs(ref_pixels(seq.camera_abs.astype(np.float64), cam) - seq.pixels).max() < 0.01

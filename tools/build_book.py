@@ -61,7 +61,7 @@ def failed_cells(notebook: Path) -> str | None:
 def execute(notebooks: list[Path], kernel: str | None, timeout: float) -> None:
     os.environ[BOOK_BUILD_ENV] = "1"  # inherited by the kernels papermill starts
     runs = BUILD / "runs"
-    params = {"profile": "quick", "data": "sample", "out_dir": str(runs)}
+    params = {"profile": "quick", "data": "sample", "out_dir": runs.relative_to(ROOT).as_posix()}
     report = run_notebooks(notebooks, STAGE, params, kernel=kernel, timeout=timeout, cwd=ROOT,
                            times_file=BUILD / "notebook_times.json")
     for key, r in report.items():
@@ -83,6 +83,10 @@ def build_html() -> None:
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "jupyter-book"), "config", "sphinx", str(STAGE)], check=True,
                    stdout=subprocess.DEVNULL)
+    with open(STAGE / "conf.py", "a") as conf:
+        # sphinx-thebe 0.3.1 writes its inline config twice on every page (a JavaScript SyntaxError); the book has
+        # no thebe button (its code would come from a CDN anyway), so the extension goes.
+        conf.write('\nextensions = [e for e in extensions if e != "sphinx_thebe"]\n')
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "-n", "--keep-going", "-q",
                     "-d", str(BUILD / "doctrees"), str(STAGE), str(HTML)], check=True)
 

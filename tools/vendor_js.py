@@ -8,7 +8,8 @@
   demand (the speech engine `sre/` is left out: it only loads when a reader turns speech on).
 
 Nothing here is committed (_vendor/ is git-ignored). A stamp file records the versions: a second run with the same
-versions does nothing, so `make book` pays the ~3 s download once per machine.
+versions downloads nothing, so `make book` pays the ~3 s download once per machine. The project's own glue scripts
+(tools/js/*.js) are copied on every run.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ FILES = [
 ]
 FONT_SUFFIXES = (".woff2", ".woff", ".ttf", ".eot", ".svg")  # embed-amd.js refers to these by hashed name
 STAMP = "VERSIONS.json"
+GLUE = Path(__file__).resolve().parent / "js"
 
 
 def plotly_js() -> tuple[Path, str]:
@@ -59,11 +61,17 @@ def npm_pack(workdir: Path) -> dict[str, Path]:
     return unpacked
 
 
+def copy_glue(out: Path) -> None:
+    for script in GLUE.glob("*.js"):
+        shutil.copy2(script, out / script.name)
+
+
 def vendor(out: Path) -> None:
     plotly_path, plotly_version = plotly_js()
     versions = {**NPM_PACKAGES, "plotly.py": plotly_version}
     stamp = out / STAMP
     if stamp.exists() and json.loads(stamp.read_text()) == versions:
+        copy_glue(out)
         print(f"vendor_js: {out} is up to date")
         return
     if out.exists():
@@ -80,6 +88,7 @@ def vendor(out: Path) -> None:
             if font.suffix in FONT_SUFFIXES:
                 shutil.copy2(font, out / "jupyter-widgets" / font.name)
     shutil.copy2(plotly_path, out / "plotly.min.js")
+    copy_glue(out)
     stamp.write_text(json.dumps(versions, indent=2) + "\n")
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"vendor_js: {out} ready ({size / 1e6:.1f} MB): {versions}")

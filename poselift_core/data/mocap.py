@@ -25,7 +25,7 @@ H36M-17      CMU ASF/AMC        BVH (CMU 131 names, then common alternatives)   
 4-6          lfemur ltibia      LeftHip/LeftUpLeg, LeftKnee/LeftLeg,            left_hip left_knee
              lfoot              LeftAnkle/LeftFoot                              left_ankle
 7 Spine      halfway along the chain Hip -> Thorax, measured by bone length (CMU ASF: middle of the
-             upperback bone; CMU BVH: Chest; DeepMimic: 2 mm below the chest joint)
+             upperback bone; CMU BVH: Chest; DeepMimic: 6 mm below the chest joint)
 8 Thorax     lowerneck          lowerneck, Neck (neck base)                     neck
 9 Neck/Nose  halfway along the chain Thorax -> Head (CMU ASF: middle of the upperneck bone)
 10 Head      head_end           Head's End Site, HeadTop_End                    head_end (top of the
@@ -261,6 +261,7 @@ def read_asf(path: "str | Path", length_scale: "float | None" = None) -> AsfSkel
                 root_order = tuple(t.lower() for t in tok[1:])
             elif key == "axis" and len(tok) >= 2:
                 root_axis = tok[1].lower()
+            # ``position`` is ignored: AMC root translations are absolute (CMU writes zeros here anyway)
             elif key == "orientation" and np.any(_floats(tok[1:], 3, path, ln, "root orientation") != 0):
                 raise _err(path, ln, "a non-zero root orientation is not supported")
         elif section == "bonedata":
@@ -309,9 +310,13 @@ def read_asf(path: "str | Path", length_scale: "float | None" = None) -> AsfSkel
     while frontier:  # breadth-first from the root so every parent precedes its children
         nxt = []
         for p in frontier:
-            kids = [c for ln, tok in hierarchy if tok[0] == p for c in tok[1:]]
-            order.extend(kids)
-            nxt.extend(kids)
+            for ln, tok in hierarchy:
+                if tok[0] == p:
+                    for c in tok[1:]:
+                        if c in order or c == "root":
+                            raise _err(path, ln, f"bone {c!r} appears twice in the hierarchy (a cycle?)")
+                        order.append(c)
+                        nxt.append(c)
         frontier = nxt
     missing = [b for b in bones if b not in parent]
     if missing:
@@ -594,6 +599,14 @@ def read_bvh(path: "str | Path", length_scale: "float | None" = None,
                          str(path), info={"unit": unit_name})
 
 
+def _find_asf(amc: Path) -> Path:
+    """The skeleton of a CMU-style AMC: the only ``.asf`` in its folder."""
+    candidates = sorted(p for p in amc.parent.iterdir() if p.suffix.lower() == ".asf")
+    if len(candidates) != 1:
+        raise MocapError(f"{amc}: pass the ASF skeleton explicitly ({len(candidates)} .asf files in {amc.parent})")
+    return candidates[0]
+
+
 def load_clip(path: "str | Path", skeleton: "str | Path | AsfSkeleton | None" = None,
               length_scale: "float | None" = None, fps: "float | None" = None,
               max_frames: "int | None" = None) -> KinematicClip:
@@ -605,11 +618,7 @@ def load_clip(path: "str | Path", skeleton: "str | Path | AsfSkeleton | None" = 
     if suffix != ".amc":
         raise MocapError(f"{path}: unsupported motion file type {suffix!r}; expected .amc (with an .asf) or .bvh")
     if skeleton is None:
-        candidates = sorted(path.parent.glob("*.asf")) + sorted(path.parent.glob("*.ASF"))
-        if len(candidates) != 1:
-            raise MocapError(f"{path}: pass the ASF skeleton explicitly ({len(candidates)} .asf files in "
-                             f"{path.parent})")
-        skeleton = candidates[0]
+        skeleton = _find_asf(path)
     if not isinstance(skeleton, AsfSkeleton):
         skeleton = read_asf(skeleton, length_scale=length_scale)
     return read_amc(path, skeleton, fps=120.0 if fps is None else fps, max_frames=max_frames)
@@ -725,9 +734,10 @@ def to_h36m_world(clip: KinematicClip, fps: float = 50.0) -> np.ndarray:
     Recentring subtracts the clip's mean root ``x, y`` so the subject stays inside the H36M camera ring; the
     height is kept (the CMU and DeepMimic floors are at 0, as H36M's).
     """
-    X = yup_to_zup(to_h36m17(clip.positions(), clip.names, clip.parents, clip.source))
+    X = resample_times(yup_to_zup(to_h36m17(clip.positions(), clip.names, clip.parents, clip.source)),
+                       clip.frame_times(), fps)
     X[..., :2] -= X[:, 0, :2].mean(0)
-    return resample_times(X, clip.frame_times(), fps)
+    return X
 
 
 def project_views(world: np.ndarray, cameras: Sequence[Camera]) -> list[np.ndarray]:
@@ -786,9 +796,7 @@ def convert_mocap(inputs: Sequence["str | Path"], out_dir: "str | Path", subject
     for f in files:
         skel = None
         if f.suffix.lower() == ".amc":
-            key = asf or next(iter(sorted(f.parent.glob("*.asf"))), None)
-            if key is None:
-                raise MocapError(f"{f}: no .asf skeleton given or found in {f.parent}")
+            key = asf or _find_asf(f)
             if key not in skeletons:
                 skeletons[key] = read_asf(key, length_scale=length_scale)
             skel = skeletons[key]

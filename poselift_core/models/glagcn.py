@@ -144,8 +144,8 @@ class AdaptiveGraphConv(nn.Module):
         B, J, T, _ = x.shape
         K, E = self.num_subsets, self.embed_channels
         emb = self.embed(x).view(B, J, T, 2, K, E)
-        emb = emb.permute(3, 4, 0, 1, 2, 5).reshape(2, K * B, J, T * E)        # (theta|phi, K*B, J, T*C_e)
-        logits = torch.bmm(emb[1], emb[0].transpose(1, 2)) / (E * T)           # (K*B, J recv, J send)
+        theta, phi = emb.permute(3, 4, 0, 1, 2, 5).reshape(2, K * B, J, T * E).unbind(0)  # (K*B, J, T*C_e)
+        logits = torch.bmm(phi, theta.transpose(1, 2)) / (E * T)               # (K*B, J recv, J send)
         S = logits.softmax(dim=-1).view(K, B, J, J)
         G = S + (self.A + self.P).unsqueeze(1)
         return G, S
@@ -195,10 +195,12 @@ class TemporalConv(nn.Module):
         self.bn.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, J, T, C = x.shape
-        h = self.conv(x.reshape(B * J, T, 1, C).permute(0, 3, 1, 2))          # channels-last (B*J, C_out, T_out, 1)
-        h = h.permute(0, 2, 3, 1).reshape(B, J, h.shape[2], h.shape[1])        # (B, J, T_out, C_out)
-        return _bn_last(self.bn, h)
+        # (B, J, T, C) is the channels-last memory of the image batch (B, C, J, T): convolving it with the
+        # transposed (1, 9) kernel is the same per-joint temporal conv, without any copy
+        conv = self.conv
+        h = F.conv2d(x.permute(0, 3, 1, 2), conv.weight.transpose(2, 3), conv.bias,
+                     stride=(1, conv.stride[0]), padding=(0, conv.padding[0]))  # (B, C_out, J, T_out)
+        return _bn_last(self.bn, h.permute(0, 2, 3, 1))                       # (B, J, T_out, C_out)
 
 
 class GCNTemporalBlock(nn.Module):

@@ -1,0 +1,234 @@
+"""Behaviour of the book's figures: what each trace, frame, segment, image and label holds."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
+
+from poselift_core import plotting as P  # noqa: E402
+from poselift_core.skeleton import H36M_16, H36M_17  # noqa: E402
+
+# GridConv's handcrafted 5x5 grid, as tabulated in data.md section 3.5 (a tuple is the mean of its joints).
+SGT_TABLE = [
+    ["Spine"] * 5,
+    ["Hip", "Thorax", "Thorax", "Thorax", "Hip"],
+    ["RHip", "RShoulder", ("Thorax", "Neck/Nose"), "LShoulder", "LHip"],
+    ["RKnee", "RElbow", "Neck/Nose", "LElbow", "LKnee"],
+    ["RFoot", "RWrist", "Head", "LWrist", "LFoot"],
+]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _segments(trace) -> np.ndarray:
+    """(E, 3, 3) child / parent / gap rows of a NaN-separated bone trace."""
+    return np.stack([np.asarray(trace.x, float), np.asarray(trace.y, float), np.asarray(trace.z, float)], -1
+                    ).reshape(-1, 3, 3)
+
+
+# --------------------------------------------------------------------------- 3D viewer
+def test_skeleton_3d_sequence_has_one_frame_and_slider_step_per_pose():
+    poses = np.random.default_rng(0).normal(size=(7, 17, 3))
+    fig = P.plot_skeleton_3d(poses, H36M_17, fps=25)
+    assert len(fig.data) == 4
+    assert [f.name for f in fig.frames] == [str(i) for i in range(7)]
+    steps = fig.layout.sliders[0].steps
+    assert [list(s.args[0]) for s in steps] == [[str(i)] for i in range(7)]
+    play = fig.layout.updatemenus[0].buttons[0]
+    assert play.args[1]["frame"]["duration"] == pytest.approx(40.0)  # 1000 ms / 25 fps
+    for i in (0, 6):  # the joints trace of each frame is that frame's pose
+        joints = fig.frames[i].data[3]
+        np.testing.assert_allclose(np.stack([joints.x, joints.y, joints.z], -1), poses[i])
+
+
+def test_skeleton_3d_bones_are_the_skeleton_edges_grouped_by_side():
+    pose = np.random.default_rng(1).normal(size=(17, 3))
+    fig = P.plot_skeleton_3d(pose, H36M_17)
+    assert not fig.frames and not fig.layout.sliders  # one pose: no animation
+    seen = []
+    for trace, side_joints in zip(fig.data[:3], (H36M_17.left, H36M_17.right, None)):
+        seg = _segments(trace)
+        assert np.isnan(seg[:, 2]).all()  # the gap row that breaks the line
+        # recover (child, parent) from coordinates and compare with the skeleton's edges of that side
+        idx = [tuple(int(np.argmin(np.linalg.norm(pose - p, axis=1))) for p in s[:2]) for s in seg]
+        np.testing.assert_allclose(seg[:, 0], pose[[c for c, _ in idx]])
+        np.testing.assert_allclose(seg[:, 1], pose[[p for _, p in idx]])
+        if side_joints is not None:
+            assert {c for c, _ in idx} == set(side_joints)
+        seen += idx
+    assert sorted(seen) == sorted(H36M_17.edges)
+
+
+def test_skeleton_3d_camera_space_is_shown_with_minus_y_up_and_equal_axes():
+    poses = torch.randn(3, 17, 3)  # a tensor works too
+    fig = P.plot_skeleton_3d(poses, "h36m17", up="-y")
+    joints = fig.frames[2].data[3]
+    X, Y, Z = poses[2].numpy().T
+    np.testing.assert_allclose(joints.x, X, rtol=1e-6)
+    np.testing.assert_allclose(joints.y, Z, rtol=1e-6)   # depth along the display's y
+    np.testing.assert_allclose(joints.z, -Y, rtol=1e-6)  # image-down y becomes display-up z
+    scene = fig.layout.scene
+    ranges = np.array([scene.xaxis.range, scene.yaxis.range, scene.zaxis.range])
+    assert np.ptp(ranges[:, 1] - ranges[:, 0]) == pytest.approx(0.0)  # a cube: equal aspect
+    p = poses.numpy()
+    shown = np.stack([p[..., 0], p[..., 2], -p[..., 1]], -1).reshape(-1, 3)
+    assert (shown >= ranges[:, 0]).all() and (shown <= ranges[:, 1]).all()  # every frame fits
+
+
+def test_skeleton_3d_rejects_wrong_shapes_and_up_axis():
+    with pytest.raises(ValueError, match="poses must be"):
+        P.plot_skeleton_3d(np.zeros((5, 16, 3)), H36M_17)
+    with pytest.raises(ValueError, match="up must be"):
+        P.plot_skeleton_3d(np.zeros((17, 3)), H36M_17, up="x")
+
+
+# --------------------------------------------------------------------------- 2D
+def test_skeleton_2d_segments_colours_and_image_frame():
+    kp = np.random.default_rng(2).uniform(0, 1000, size=(17, 2))
+    ax = P.plot_skeleton_2d(kp, H36M_17, image_size=(1000, 1002))
+    bones = ax.collections[0]
+    edges = np.array(H36M_17.edges)
+    np.testing.assert_allclose(np.array(bones.get_segments()), kp[edges])
+    colours = bones.get_colors()
+    for k, (child, _) in enumerate(H36M_17.edges):
+        side = "left" if child in H36M_17.left else "right" if child in H36M_17.right else "centre"
+        np.testing.assert_allclose(colours[k][:3], to_rgb(P.SIDE_COLORS[side]))
+    assert ax.get_xlim() == (0, 1000) and ax.get_ylim() == (1002, 0)  # y grows downwards
+
+
+def test_camera_views_draw_each_view_in_its_own_frame():
+    rng = np.random.default_rng(3)
+    views = [rng.uniform(0, 900, size=(16, 2)) for _ in range(4)]
+    res = [(1000, 1002), (1000, 1000), (1000, 1000), (1000, 1002)]
+    fig = P.plot_camera_views(views, H36M_16, res)
+    assert len(fig.axes) == 4
+    for ax, kp, (w, h) in zip(fig.axes, views, res):
+        np.testing.assert_allclose(np.array(ax.collections[0].get_segments()), kp[np.array(H36M_16.edges)])
+        assert ax.get_ylim() == (h, 0) and ax.get_xlim() == (0, w)
+    with pytest.raises(ValueError, match="resolutions"):
+        P.plot_camera_views(views, H36M_16, res[:3])
+
+
+# --------------------------------------------------------------------------- matrices
+def test_adjacency_heatmap_holds_the_matrix_and_joint_names():
+    A = H36M_17.adjacency("row")
+    ax = P.plot_adjacency(A, H36M_17, title="A")
+    np.testing.assert_allclose(ax.images[0].get_array(), A.numpy())
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(H36M_17.names)
+
+
+def test_weight_sharing_masks_missing_edges_and_colours_by_block():
+    J = H36M_17.num_joints
+    ids = np.full((J, J), -1.0)
+    np.fill_diagonal(ids, 0)
+    for c, p in H36M_17.edges:
+        ids[c, p], ids[p, c] = 1, 2
+    ids[0, 16] = np.nan  # NaN counts as "no edge" too
+    ax = P.plot_weight_sharing(ids, H36M_17)
+    data = ax.images[0].get_array()
+    np.testing.assert_array_equal(data.mask, ~(ids >= 0))
+    np.testing.assert_array_equal(data.data[ids >= 0], ids[ids >= 0])
+    rgba = ax.images[0].to_rgba(data)
+    assert (rgba[0, 0] == rgba[5, 5]).all()                       # same block (self-loop): same colour
+    c, p = H36M_17.edges[0]
+    assert len({tuple(rgba[0, 0]), tuple(rgba[c, p]), tuple(rgba[p, c])}) == 3  # three blocks, three colours
+
+
+# --------------------------------------------------------------------------- semantic grid
+def _cell_names(text: str) -> set[str]:
+    return set(text.removeprefix("mean(").removesuffix(")").split(",\n"))
+
+
+def test_sgt_writes_every_joint_in_the_cell_the_table_says():
+    fig = P.plot_sgt(SGT_TABLE, H36M_17)
+    texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in fig.axes[1].texts}
+    assert len(texts) == 25
+    for r, row in enumerate(SGT_TABLE):
+        for c, cell in enumerate(row):
+            assert _cell_names(texts[r, c]) == ({cell} if isinstance(cell, str) else set(cell)), (r, c)
+
+
+def test_sgt_matrix_form_and_chain_colours_agree_with_the_skeleton_panel():
+    # the same grid as a (25, 17) weight matrix
+    W = np.zeros((25, 17))
+    for k, cell in enumerate(c for row in SGT_TABLE for c in row):
+        names = (cell,) if isinstance(cell, str) else cell
+        W[k, [H36M_17.index(n) for n in names]] = 1 / len(names)
+    fig = P.plot_sgt(W, H36M_17)
+    by_pos = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in fig.axes[1].texts}
+    assert by_pos[2, 2] == "mean(Thorax,\nNeck/Nose)" and by_pos[3, 0] == "RKnee"
+    joint_rgb = fig.axes[0].collections[1].get_facecolors()[:, :3]  # scatter of the joints, skeleton panel
+    grid_rgb = fig.axes[1].images[0].get_array()
+    for r, c, name in [(3, 0, "RKnee"), (4, 4, "LFoot"), (4, 1, "RWrist"), (0, 2, "Spine")]:
+        np.testing.assert_allclose(grid_rgb[r, c], 0.45 * joint_rgb[H36M_17.index(name)] + 0.55)
+    # one kinematic chain, one colour; different chains differ
+    assert (joint_rgb[H36M_17.index("RKnee")] == joint_rgb[H36M_17.index("RFoot")]).all()
+    assert not (joint_rgb[H36M_17.index("RKnee")] == joint_rgb[H36M_17.index("LKnee")]).all()
+    with pytest.raises(ValueError, match="grid assignment"):
+        P.plot_sgt(W[:24], H36M_17)
+
+
+def test_chain_heads_follow_single_child_runs():
+    # parents (data.md 3.2): legs, spine (Spine, Thorax), head (Neck/Nose, Head), arms start at branch points
+    assert P.chain_heads(H36M_17) == [0, 1, 1, 1, 4, 4, 4, 7, 7, 9, 9, 11, 11, 11, 14, 14, 14]
+    assert P.bone_sides(H36M_17)[:3] == ["right"] * 3 and P.bone_sides(H36M_17)[3:6] == ["left"] * 3
+
+
+# --------------------------------------------------------------------------- curves and results
+def test_training_curves_plot_each_series_in_its_panel():
+    history = [{"epoch": e, "train_loss": 1 / e, "val_mpjpe": 100 / e, "lr": 1e-3 * 0.9 ** e} for e in (1, 2, 3)]
+    fig = P.plot_training_curves(history)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "error (mm)", "learning rate"]
+    line = fig.axes[1].lines[0]
+    np.testing.assert_allclose(line.get_xdata(), [1, 2, 3])
+    np.testing.assert_allclose(line.get_ydata(), [100, 50, 100 / 3])
+    assert fig.axes[2].get_yscale() == "log"
+    with pytest.raises(ValueError, match="no loss"):
+        P.plot_training_curves({"epoch": [1], "foo": [2]})
+
+
+def test_results_bar_lengths_are_the_table_values():
+    table = [{"model": "gcn", "data": "h36m", "mpjpe": 51.3, "p_mpjpe": 40.1},
+             {"model": "gridconv", "data": "h36m", "mpjpe": 47.6, "p_mpjpe": None}]
+    ax = P.plot_results_bar(table)
+    np.testing.assert_allclose([b.get_width() for b in ax.containers[0]], [51.3, 47.6])
+    widths = [b.get_width() for b in ax.containers[1]]
+    assert widths[0] == pytest.approx(40.1) and np.isnan(widths[1])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["gcn (h36m)", "gridconv (h36m)"]
+
+
+# --------------------------------------------------------------------------- notebook renderer
+def test_setup_notebook_plotting_is_a_noop_outside_the_book_build(monkeypatch):
+    import plotly.io as pio
+
+    monkeypatch.delenv(P.BOOK_BUILD_ENV, raising=False)
+    before = pio.renderers.default
+    assert P.setup_notebook_plotting() is None
+    assert pio.renderers.default == before
+
+
+def test_book_renderer_emits_a_small_html_div_without_cdn_scripts(monkeypatch):
+    import plotly.io as pio
+
+    before = pio.renderers.default
+    monkeypatch.setenv(P.BOOK_BUILD_ENV, "1")
+    try:
+        name = P.setup_notebook_plotting()
+        assert pio.renderers.default == name
+        fig = P.plot_skeleton_3d(np.zeros((2, 17, 3)), H36M_17)
+        bundle = pio.renderers[name].to_mimebundle(fig.to_dict())
+    finally:
+        pio.renderers.default = before
+    assert list(bundle) == ["text/html"]
+    html = bundle["text/html"]
+    assert 'class="plotly-graph-div"' in html and "Plotly.newPlot" in html
+    assert "<script src=" not in html and "cdn" not in html.lower()  # no MathJax/plotly.js from a CDN
+    assert len(html) < 100_000  # plotly.js itself (~4.7 MB) is not embedded

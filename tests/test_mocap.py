@@ -12,7 +12,7 @@ import pytest
 from poselift_core.camera import H36M_CAMERAS, project_to_image, world_to_camera
 from poselift_core.data.mocap import (MocapError, convert_mocap, euler_to_matrix, forward_kinematics, load_clip,
                                       read_amc, read_asf, read_bvh, resample, resample_times, to_h36m17,
-                                      to_h36m_world, yup_to_zup)
+                                      yup_to_zup)
 from poselift_core.skeleton import H36M_17
 
 CMU = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cmu"
@@ -110,7 +110,8 @@ def test_asf_amc_forward_kinematics_matches_hand_computed_positions(asf_amc):
 
 
 def test_asf_cmu_length_unit(tmp_path):
-    (tmp_path / "c.asf").write_text(ASF.replace("length 0.0254", "length 0.45").replace("length 1.0\n", "length 0.45\n"))
+    text = ASF.replace("length 0.0254", "length 0.45").replace("length 1.0\n", "length 0.45\n")
+    (tmp_path / "c.asf").write_text(text)
     sk = read_asf(tmp_path / "c.asf")
     assert sk.length_scale == pytest.approx(0.0254 / 0.45)
     names, parents, offsets = sk.tree()

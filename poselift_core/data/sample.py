@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from ..camera import H36M_CAMERAS, quaternion_to_matrix
-from .mocap import (KinematicClip, MocapError, h36m_metadata, project_views, read_amc, read_asf,
-                    to_h36m_world)
+from .kinematics import KinematicClip, MocapError
+from .mocap import h36m_metadata, project_views, read_amc, read_asf, to_h36m_world
 
 __all__ = ["PACKAGES", "SAMPLE_CLIPS", "DEEPMIMIC_SCALE", "download_packages", "read_urdf_humanoid",
            "read_deepmimic", "build_sample", "build_sample_cli"]

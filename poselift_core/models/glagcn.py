@@ -45,6 +45,7 @@ __all__ = [
     "GLAGCNConfig",
     "GLAGCN",
     "filter_widths_for",
+    "dropout",
     "build_glagcn",
     "MODEL_BUILDERS",
 ]
@@ -75,6 +76,24 @@ def spatial_partition(skeleton: "Skeleton | str | int") -> torch.Tensor:
     A[1, child, parent] = 1.0
     A[2, parent, child] = 1.0 / n_children[parent]
     return A
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Out-of-place inverted dropout, ``x * keep / (1 - p)``, with a cheaper mask than ``F.dropout``.
+
+    On CPU ``F.dropout`` draws one ``bernoulli_`` sample per element (a scalar Mersenne-Twister call,
+    about 4x the cost of the whole mask below). Here one 64-bit random integer gives four 15-bit uniforms
+    (``random_()`` fills ``[0, 2^63)``, so the top bit of the last 16-bit chunk is masked off in all of them);
+    ``p`` is therefore rounded to a multiple of ``2^-15`` (0.1 -> 0.100006), and the scale uses that rounded
+    value so the output stays unbiased.
+    """
+    if not training or p == 0.0:
+        return x
+    n, threshold = x.numel(), round(p * 32768)
+    bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_()
+    keep = (bits.view(torch.int16)[:n] & 0x7FFF) >= threshold                # P(keep) = 1 - threshold / 2^15
+    scale = 1.0 / (1.0 - threshold / 32768)
+    return x * keep.to(x.dtype).mul_(scale).view(x.shape)
 
 
 def _bn_last(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
@@ -159,11 +178,14 @@ class AdaptiveGraphConv(nn.Module):
         B, J, T, C = x.shape
         G, _ = self._graphs(x)                                                  # (K, B, J, J)
         xf = x.reshape(B, J, T * C)
-        y = self.bias.sum(0)                                                    # (C_out,)
+        y = None
         for k in range(self.num_subsets):
             agg = torch.bmm(G[k], xf).view(B * J * T, C)                        # G_k x, (B*J*T, C_in)
-            y = torch.addmm(y, agg, self.weight[k].t())                         # + W_k (G_k x)
-        y = F.dropout(self.bn(y), self.dropout, self.training).view(B, J, T, -1)  # out-of-place
+            if y is None:
+                y = torch.addmm(self.bias.sum(0), agg, self.weight[k].t())      # W_k (G_k x) + sum_k b_k
+            else:
+                y = y.addmm_(agg, self.weight[k].t())                           # in place: no copy of y
+        y = dropout(self.bn(y), self.dropout, self.training).view(B, J, T, -1)
         res = x if self.down is None else _bn_last(self.down[1], self.down[0](x))
         return F.relu(y + res)
 
@@ -337,8 +359,8 @@ class GLAGCN(nn.Module):
         p = self.config.dropout
         for s, f in enumerate(self.config.filter_widths):
             res = h[:, :, f // 2:: f]                                          # (B, J, T/f, C)
-            h = F.dropout(self.blocks[2 * s](h), p, self.training)
-            h = F.dropout(self.blocks[2 * s + 1](h), p, self.training)        # (B, J, T/f, C)
+            h = dropout(self.blocks[2 * s](h), p, self.training)
+            h = dropout(self.blocks[2 * s + 1](h), p, self.training)          # (B, J, T/f, C)
             h = res + h
         return self.readout(h.mean(dim=2)).unsqueeze(1)                        # (B, 1, J, 3)
 

@@ -44,9 +44,14 @@ def test_skeleton_3d_sequence_has_one_frame_and_slider_step_per_pose():
     assert [list(s.args[0]) for s in steps] == [[str(i)] for i in range(7)]
     play = fig.layout.updatemenus[0].buttons[0]
     assert play.args[1]["frame"]["duration"] == pytest.approx(40.0)  # 1000 ms / 25 fps
-    for i in (0, 6):  # the joints trace of each frame is that frame's pose
+    for i in (0, 6):  # the joints trace of each frame is that frame's pose (rounded to 0.1 mm)
         joints = fig.frames[i].data[3]
-        np.testing.assert_allclose(np.stack([joints.x, joints.y, joints.z], -1), poses[i])
+        np.testing.assert_allclose(np.stack([joints.x, joints.y, joints.z], -1), poses[i], atol=5e-5, rtol=0)
+    bones = _segments(fig.frames[6].data[0])  # left bones of the last frame: child, parent, gap
+    left = [(c, p) for c, p in H36M_17.edges if c in H36M_17.left]
+    np.testing.assert_allclose(bones[:, 0], poses[6][[c for c, _ in left]], atol=5e-5, rtol=0)
+    np.testing.assert_allclose(bones[:, 1], poses[6][[p for _, p in left]], atol=5e-5, rtol=0)
+    assert np.isnan(bones[:, 2]).all()
 
 
 def test_skeleton_3d_bones_are_the_skeleton_edges_grouped_by_side():
@@ -72,9 +77,9 @@ def test_skeleton_3d_camera_space_is_shown_with_minus_y_up_and_equal_axes():
     fig = P.plot_skeleton_3d(poses, "h36m17", up="-y")
     joints = fig.frames[2].data[3]
     X, Y, Z = poses[2].numpy().T
-    np.testing.assert_allclose(joints.x, X, rtol=1e-6)
-    np.testing.assert_allclose(joints.y, Z, rtol=1e-6)   # depth along the display's y
-    np.testing.assert_allclose(joints.z, -Y, rtol=1e-6)  # image-down y becomes display-up z
+    np.testing.assert_allclose(joints.x, X, atol=5e-5, rtol=0)
+    np.testing.assert_allclose(joints.y, Z, atol=5e-5, rtol=0)   # depth along the display's y
+    np.testing.assert_allclose(joints.z, -Y, atol=5e-5, rtol=0)  # image-down y becomes display-up z
     scene = fig.layout.scene
     ranges = np.array([scene.xaxis.range, scene.yaxis.range, scene.zaxis.range])
     assert np.ptp(ranges[:, 1] - ranges[:, 0]) == pytest.approx(0.0)  # a cube: equal aspect

@@ -203,7 +203,7 @@ def main() -> int:
     server = start_server(args.html)
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     failed = 0
-    with tempfile.TemporaryDirectory(prefix="poselift-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="poselift-chromium-", ignore_cleanup_errors=True) as profile:
         proc, ws_url = start_chromium(find_chromium(args.chromium), Path(profile))
         try:
             cdp = CDP(ws_url)

@@ -118,7 +118,10 @@ class _GraphConv(nn.Module):
             raise ValueError(f"{type(self).__name__}: adjacency must be (J, J), got {tuple(adj.shape)}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.register_buffer("adj", adj.clone())  # in state_dict, follows .to(device)
-        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        if bias:
+            self.bias = nn.Parameter(torch.empty(out_channels))
+        else:
+            self.register_parameter("bias", None)
 
     @property
     def num_joints(self) -> int:

@@ -169,6 +169,7 @@ def results_markdown(results: dict[str, Any]) -> str:
     hist = results.get("history")
     if hist:
         body += ["", "## History", "", "| epoch | loss | MPJPE (mm) | P-MPJPE (mm) | lr |", "|---|---:|---:|---:|---:|"]
-        body += [f"| {h['epoch']} | {h['loss']:.5f} | {h['mpjpe']:.2f} | {h['p_mpjpe']:.2f} | {h['lr']:.3g} |"
+        mm = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731 - epochs that were not scored
+        body += [f"| {h['epoch']} | {h['loss']:.5f} | {mm(h['mpjpe'])} | {mm(h['p_mpjpe'])} | {h['lr']:.3g} |"
                  for h in hist]
     return "\n".join(head + body) + "\n"

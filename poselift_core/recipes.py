@@ -67,6 +67,7 @@ class Recipe:
     seed: int = 0
     # budget (the quick profile sets these)
     max_steps_per_epoch: int | None = None
+    eval_every: int = 1                   # evaluate after every N-th epoch (and always after the last)
     eval_batch_size: int = 4096
     eval_max_frames: int | None = None    # evaluate every k-th test frame so at most this many are scored
     profile: str = "full"
@@ -78,8 +79,9 @@ class Recipe:
                              ("profile", PROFILES)):
             if getattr(self, key) not in allowed:
                 raise ValueError(f"recipe {self.name!r}: {key}={getattr(self, key)!r} is not one of {allowed}")
-        if self.batch_size < 1 or self.epochs < 1 or self.decay_every < 1:
-            raise ValueError(f"recipe {self.name!r}: batch_size, epochs and decay_every must be >= 1")
+        if min(self.batch_size, self.epochs, self.decay_every, self.eval_every, self.eval_batch_size) < 1:
+            raise ValueError(f"recipe {self.name!r}: batch_size, epochs, decay_every, eval_every and "
+                             "eval_batch_size must be >= 1")
         if self.actions is not None:
             self.actions = tuple(self.actions)
 
@@ -182,10 +184,11 @@ def _full_recipes() -> dict[str, Recipe]:
     return r
 
 
-# Quick profile: (batch size, steps per epoch) per model family, sized from the CPU throughputs of models.md 6
-# so each recipe trains in about a minute on two cores; two epochs, each evaluated on at most 2,000 frames.
-_QUICK_BUDGET = {"gcn": (64, 150), "glagcn-243": (4, 50), "glagcn-81": (8, 100), "glagcn-27": (16, 150),
-                 "gridconv": (32, 100)}
+# Quick profile: (batch size, steps per epoch, frames scored) per model family, sized from the CPU throughputs of
+# models.md 6 so each recipe trains in one to two minutes on two cores; two epochs. Temporal models and GridConv
+# are scored once, after the last epoch (a 243-frame window costs about 100x a single-frame pose).
+_QUICK_BUDGET = {"gcn": (64, 150, 2000), "gridconv": (32, 60, 2000),
+                 "glagcn-27": (16, 60, 1000), "glagcn-81": (8, 40, 500), "glagcn-243": (4, 25, 200)}
 
 
 def _quick(recipe: Recipe) -> Recipe:
@@ -195,9 +198,10 @@ def _quick(recipe: Recipe) -> Recipe:
         key = f"glagcn-{recipe.model_overrides.get('receptive_field', 243)}"
     else:
         key = "gridconv"
-    batch, steps = _QUICK_BUDGET[key]
-    return recipe.replace(batch_size=batch, epochs=2, max_steps_per_epoch=steps, eval_max_frames=2000,
-                          eval_batch_size=256 if key.startswith("glagcn") else 1024, profile="quick")
+    batch, steps, frames = _QUICK_BUDGET[key]
+    return recipe.replace(batch_size=batch, epochs=2, max_steps_per_epoch=steps, eval_max_frames=frames,
+                          eval_every=1 if key == "gcn" else 2, eval_batch_size=256 if key.startswith("glagcn") else 1024,
+                          profile="quick")
 
 
 def list_recipes() -> list[str]:

@@ -188,13 +188,15 @@ class Trainer:
         for epoch in range(self.epoch, r.epochs):
             t0 = time.perf_counter()
             loss = self.train_epoch(epoch)
-            ev = self.evaluate()
+            scored = (epoch + 1) % r.eval_every == 0 or epoch + 1 == r.epochs
+            ev = self.evaluate() if scored else {"mpjpe": None, "p_mpjpe": None}
             self.epoch, self.batch_in_epoch, self.epoch_loss = epoch + 1, 0, [0.0, 0]
             self.train_time_s += time.perf_counter() - t0
-            self.history.append({"epoch": epoch + 1, "step": self.step, "loss": loss, "lr": lr_at(r, epoch, self.step - 1),
-                                 "mpjpe": ev["mpjpe"], "p_mpjpe": ev["p_mpjpe"], "time_s": self.train_time_s})
-            self.log(f"epoch {epoch + 1}/{r.epochs}  loss {loss:.5f}  MPJPE {ev['mpjpe']:.2f} mm  "
-                     f"P-MPJPE {ev['p_mpjpe']:.2f} mm  ({self.train_time_s:.1f} s)")
+            self.history.append({"epoch": epoch + 1, "step": self.step, "loss": loss,
+                                 "lr": lr_at(r, epoch, self.step - 1), "mpjpe": ev["mpjpe"], "p_mpjpe": ev["p_mpjpe"],
+                                 "time_s": self.train_time_s})
+            score = f"MPJPE {ev['mpjpe']:.2f} mm  P-MPJPE {ev['p_mpjpe']:.2f} mm  " if scored else ""
+            self.log(f"epoch {epoch + 1}/{r.epochs}  loss {loss:.5f}  {score}({self.train_time_s:.1f} s)")
             self.save_checkpoint()
         if self.last_eval is None:          # resumed a finished run: evaluate the restored weights
             self.evaluate()

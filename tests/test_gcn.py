@@ -2,7 +2,6 @@
 weight sharing seen through perturbations, the reference parameter counts (models.md §3.7) and the network."""
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 
 import pytest
@@ -289,16 +288,16 @@ def test_layer_gradcheck(variant):
 
     def f(x, A, *ps):
         return functional_call(layer, dict(zip(names, ps)), (x, A))
-    assert torch.autograd.gradcheck(f, (x, A, *params.values()))
+    assert torch.autograd.gradcheck(f, (x, A, *params.values()), fast_mode=True)
 
 
 def test_nonlocal_and_router_gradcheck():
-    nl = GraphNonLocal(4, TINY.nonlocal_groups).to(DT)
-    router = ConditionalAdjacency(4, J, 2).to(DT).eval()  # eval: no dropout, deterministic
+    nl = GraphNonLocal(2, TINY.nonlocal_groups).to(DT)
+    router = ConditionalAdjacency(2, J, 2).to(DT).eval()  # eval: no dropout, deterministic
     with torch.no_grad():
         nl.bn.weight.uniform_(0.5, 1.5)
         nl.bn.bias.normal_()
-    x = torch.randn(J, 3, 4, dtype=DT, requires_grad=True)
+    x = torch.randn(J, 2, 2, dtype=DT, requires_grad=True)
     base = torch.rand(J, J, dtype=DT)
     assert torch.autograd.gradcheck(nl, (x,))
     assert torch.autograd.gradcheck(lambda x: router(x, base), (x,))
@@ -501,13 +500,11 @@ def test_torch_compile_matches_eager():
     torch.manual_seed(0)
     m = MODEL_BUILDERS["dc_preagg"](hidden=8, num_blocks=1).eval()
     x = torch.randn(4, 16, 2)
-    start = time.perf_counter()
     compiled = torch.compile(m, backend="aot_eager")  # graph capture + AOT autograd, no C++ toolchain needed
     torch.testing.assert_close(compiled(x), m(x))
-    assert time.perf_counter() - start < 60
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # about a minute on 2 shared cores: inductor compiles C++ for forward and backward
 def test_torch_compile_inductor_train_step():
     torch.manual_seed(0)
     m = MODEL_BUILDERS["vanilla"](hidden=8, num_blocks=1)

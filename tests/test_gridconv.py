@@ -223,13 +223,14 @@ def test_dynamic_gridconv_gradcheck():
     torch.manual_seed(8)
     layer = DynamicGridConv2d(2, 3, temperature=1.5).double().train()
     x = torch.randn(3, 2, 5, 5, dtype=torch.float64, requires_grad=True)
-    names = ["weight", "bias", "attn_reduce.weight", "attn_expand.weight"]
+    names = ["weight", "bias", "attn_reduce.weight", "attn_norm.weight", "attn_expand.weight"]
     params = [dict(layer.named_parameters())[n].detach().clone().requires_grad_() for n in names]
 
     def f(x, *ps):
         return torch.func.functional_call(layer, dict(zip(names, ps)), (x,))
 
-    assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-5)
+    # fast mode compares random projections of the Jacobian: seconds instead of minutes
+    assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-5, fast_mode=True)
 
 
 def test_temperature_buffer_is_saved_and_annealed():

@@ -1,0 +1,378 @@
+"""Results side by side: the runs of this book, the numbers the papers report, model sizes and speed.
+
+Three sources meet in the results chapter (chapter 6, "Results"), and this module keeps them apart:
+
+- **runs**: the ``results_<name>.json`` files the chapters write into their ``out_dir`` (rows with ``model``,
+  ``data``, ``mpjpe``, ``p_mpjpe`` in mm, ...; see :func:`poselift_core.reproduce.save_results`) or the trainer's
+  ``<run>/results.json``. :func:`load_run_results` reads either and normalises the keys;
+- **papers**: :data:`PAPER_RESULTS`, Human3.6M Protocol #1 / #2 numbers as reported (models.md 3.9, 4.8, 5.9 and
+  data.md 8), each with its source and how far it was checked;
+- **sizes and speed**: :data:`REFERENCE_SIZES`, the parameter counts and CPU train-step throughputs measured on
+  the original implementations (models.md 3.7, 4.6, 5.7), next to :func:`parameter_rows` and
+  :func:`train_step_throughput` for this library.
+
+A run's numbers are only comparable with a paper row when the data and recipe match (Human3.6M, the same 2D
+input, the full recipe); :func:`data_label` and :func:`comparability_note` say which data produced which row.
+Tables are rendered as Markdown (:func:`markdown_table`), so no dataframe library is needed.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+
+__all__ = [
+    "PaperResult",
+    "PAPER_RESULTS",
+    "ReferenceSize",
+    "REFERENCE_SIZES",
+    "DATA_NAMES",
+    "keypoints_label",
+    "data_label",
+    "normalize_run",
+    "load_run_results",
+    "paper_match",
+    "side_by_side",
+    "comparability_note",
+    "parameter_rows",
+    "train_step_throughput",
+    "markdown_table",
+    "paper_rows",
+]
+
+
+# --------------------------------------------------------------------------- what the papers report
+@dataclass(frozen=True)
+class PaperResult:
+    """One published Human3.6M result (S9 + S11, all frames and cameras unless ``note`` says otherwise).
+
+    Attributes:
+        method: the method as the paper names it.
+        model: the ``poselift_core`` model that implements it (``build_model`` name), or ``None``.
+        keypoints: 2D input: ``"gt"`` (ground truth), ``"cpn"`` (CPN detections), ``"hrnet"``.
+        frames: input frames per prediction (1 = single-frame).
+        mpjpe, p_mpjpe: Protocol #1 / #2 in mm (``None`` = not reported).
+        params: size as the source reports it (``"4.22M"``), or ``None``.
+        source: where the number was read.
+        status: ``"README"`` (the authors' repository states it), ``"third-party"`` (a paper value quoted in
+            another repository or issue), ``"unverified"`` or ``"disputed"``.
+        note: anything that changes the comparison.
+    """
+
+    method: str
+    model: str | None
+    keypoints: str
+    frames: int
+    mpjpe: float | None
+    p_mpjpe: float | None
+    params: str | None
+    source: str
+    status: str
+    note: str = ""
+
+
+PAPER_RESULTS: tuple[PaperResult, ...] = (
+    # Family A: weight-sharing GCNs and Modulated GCN (models.md 3.9), single frame, 16 joints on GT 2D
+    PaperResult("SemGCN", "semgcn", "gt", 1, 42.14, 33.53, "0.27M", "README garyzhao/SemGCN", "README",
+                "50 epochs"),
+    PaperResult("SemGCN + non-local", None, "gt", 1, 40.78, 31.46, "0.43M", "README garyzhao/SemGCN", "README",
+                "semgcn with non_local=True; 30 epochs"),
+    PaperResult("Liu et al. 2020, best (decoupled pre-aggregation)", "dc_preagg", "gt", 1, 37.83, 30.09, "4.22M",
+                "paper, as tabulated in README nies14/Spatio-Temporal-MLP-Graph", "third-party"),
+    PaperResult("Liu et al. 2020, best (decoupled pre-aggregation)", "dc_preagg", "cpn", 1, 52.4, 41.2, None,
+                "paper, as tabulated in README zaedulislam/GS-Net", "third-party"),
+    PaperResult("Modulated GCN", "modulated", "gt", 1, 37.43, 29.73, "0.29M",
+                "paper, as tabulated in README nies14/Spatio-Temporal-MLP-Graph", "third-party"),
+    PaperResult("Modulated GCN, released GT checkpoint", "modulated", "gt", 1, 38.25, 30.06, "0.29M",
+                "README ZhimingZo/Modulated-GCN", "README", "50 epochs"),
+    PaperResult("Modulated GCN + post-refinement", "modulated", "cpn", 1, 49.4, 39.1, None,
+                "P1: paper Table 5 (ZhimingZo/Modulated-GCN#1); P2: README zaedulislam/GS-Net", "third-party",
+                "384 channels + non-local; the post-refinement uses the GT root depth at test time"),
+    # Family B: GLA-GCN (models.md 4.8), 17 joints
+    PaperResult("GLA-GCN, T = 243", "glagcn", "gt", 243, 21.0, None, None,
+                "paper, quoted in bruceyo/GLA-GCN#11", "disputed",
+                "marked * in the paper (intermediate 3D sequence reconstruction); a user could not reproduce it "
+                "with the released checkpoint"),
+    PaperResult("GLA-GCN, T = 243", "glagcn", "cpn", 243, 44.4, 34.8, None, "paper", "unverified"),
+    # Family C: GridConv (models.md 5.9): 2 D-GridConv blocks, 256 channels, 5x5 grid, 100 epochs, 17 joints
+    PaperResult("D-GridConv, handcrafted SGT", "dgridconv", "gt", 1, 37.15, 28.32, None,
+                "README OSVAI/GridConv", "README"),
+    PaperResult("D-GridConv, learnable SGT", "dgridconv_autogrids", "gt", 1, 36.39, 28.29, None,
+                "README OSVAI/GridConv", "README"),
+    PaperResult("D-GridConv, handcrafted SGT", "dgridconv", "hrnet", 1, 47.93, 37.85, None,
+                "README OSVAI/GridConv", "README", "S9 drift sequences excluded"),
+    PaperResult("D-GridConv, learnable SGT", "dgridconv_autogrids", "hrnet", 1, 47.56, 37.43, None,
+                "README OSVAI/GridConv", "README", "S9 drift sequences excluded"),
+    # Context: VideoPose3D's temporal convolutions (data.md 8); not implemented in poselift_core
+    PaperResult("VideoPose3D, T = 243", None, "cpn", 243, 46.8, 36.5, None,
+                "Pavllo et al., CVPR 2019", "README", "Mask R-CNN person boxes"),
+    PaperResult("VideoPose3D, T = 243", None, "gt", 243, 37.2, 27.2, None, "Pavllo et al., CVPR 2019", "README"),
+    PaperResult("VideoPose3D, T = 27", None, "cpn", 27, 48.8, 38.0, None,
+                "Pavllo et al., CVPR 2019", "README", "ground-truth person boxes"),
+)
+
+
+# --------------------------------------------------------------------------- sizes of the original code
+@dataclass(frozen=True)
+class ReferenceSize:
+    """Size and CPU speed of a model's original implementation at its default configuration.
+
+    ``parameters``: measured ``sum(p.numel())`` of the original code (``None`` where only a reported size
+    exists, then in ``reported``). ``samples_per_s``: median train-step throughput (forward + backward of the
+    mean squared output, batch 256, 2 CPU threads; models.md 0.3), ``None`` if not measured.
+    """
+
+    parameters: int | None
+    samples_per_s: float | None
+    source: str
+    reported: str | None = None
+    note: str = ""
+
+
+_ANYGCN = "Any-GCN, 16 joints, width 128, 4 blocks (models.md 3.7)"
+REFERENCE_SIZES: dict[str, ReferenceSize] = {
+    "vanilla": ReferenceSize(135_171, 3643, _ANYGCN),
+    "dc_vanilla": ReferenceSize(266_883, 2587, _ANYGCN),
+    "preagg": ReferenceSize(2_110_851, 2115, _ANYGCN),
+    "dc_preagg": ReferenceSize(4_218_243, 1384, _ANYGCN, "4.22M"),
+    "postagg": ReferenceSize(2_110_851, 2840, _ANYGCN, note="crashes as released; speed with the one-line fix"),
+    "dc_postagg": ReferenceSize(4_218_243, 1665, _ANYGCN),
+    "convst": ReferenceSize(398_595, 2116, _ANYGCN),
+    "nosharing": ReferenceSize(33_721_731, 414, _ANYGCN,
+                               note="all J^2 weight blocks stored, only the 46 on edges are used (~6.06M)"),
+    "modulated": ReferenceSize(287_923, 1859, _ANYGCN, "0.29M"),
+    "semgcn": ReferenceSize(None, None, "README garyzhao/SemGCN", "0.27M"),
+    "glagcn": ReferenceSize(1_348_856, 3.5, "bruceyo/GLA-GCN, T = 243, 96 channels (models.md 4.6)"),
+    "gridconv": ReferenceSize(4_746_752, None, "OSVAI/GridConv, static (models.md 5.7)",
+                              note="crashes as released; count after the padding fix"),
+    "dgridconv": ReferenceSize(4_790_406, 87.6, "OSVAI/GridConv, handcrafted SGT (models.md 5.7)"),
+    "dgridconv_autogrids": ReferenceSize(4_790_831, 88.0, "OSVAI/GridConv, AutoGrids (models.md 5.7)"),
+}
+
+
+# --------------------------------------------------------------------------- the runs of this book
+DATA_NAMES = {"sample": "bundled sample", "h36m": "Human3.6M", "humaneva": "HumanEva-I", "cmu": "CMU mocap"}
+_KEYPOINT_NAMES = {"gt": "GT", "cpn": "CPN", "cpn_ft_h36m_dbb": "CPN", "hrnet": "HRNet",
+                   "detectron_ft_h36m": "Detectron", "sh_ft_h36m": "SH"}
+
+
+def keypoints_label(keypoints: str | None) -> str:
+    """``"gt"`` -> ``"GT 2D"``, ``"cpn_ft_h36m_dbb"`` -> ``"CPN 2D"``; unknown names pass through."""
+    if not keypoints:
+        return "2D ?"
+    return f"{_KEYPOINT_NAMES.get(keypoints, keypoints)} 2D"
+
+
+def _keypoint_family(keypoints: str | None) -> str | None:
+    """The paper table's coarse input name: ``gt``, ``cpn`` or ``hrnet``."""
+    if keypoints is None:
+        return None
+    return "cpn" if keypoints.startswith("cpn") else keypoints
+
+
+def data_label(data: Any) -> str:
+    """Short description of the data a run used: ``"bundled sample, GT 2D"``, ``"Human3.6M, CPN 2D"``.
+
+    ``data`` is a name (``"sample"``) or the trainer's description dict (keys ``source``, ``keypoints``).
+    """
+    if isinstance(data, Mapping):
+        name = DATA_NAMES.get(str(data.get("source")), str(data.get("source", "?")))
+        return f"{name}, {keypoints_label(data.get('keypoints'))}"
+    return DATA_NAMES.get(str(data), str(data))
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def normalize_run(row: Mapping[str, Any], source: str = "") -> dict[str, Any]:
+    """One result row with fixed keys, whatever wrote it (a notebook via ``save_results`` or the trainer).
+
+    Returns keys ``model``, ``recipe``, ``data`` (the label), ``data_source`` (``"sample"``, ``"h36m"``, ...),
+    ``keypoints``, ``profile``, ``frames`` (receptive field), ``mpjpe``, ``p_mpjpe`` (mm), ``parameters``,
+    ``train_time_s``, ``samples_per_s`` and ``source`` (the file it came from). Missing values are ``None``.
+    """
+    if "model" not in row:
+        raise ValueError(f"result row from {source or 'input'} has no 'model' key: {sorted(row)}")
+    data = row.get("data")
+    data_source = str(data.get("source")) if isinstance(data, Mapping) else (None if data is None else str(data))
+    keypoints = row.get("keypoints") or (data.get("keypoints") if isinstance(data, Mapping) else None)
+    config = row.get("model_config") or {}
+    overrides = (row.get("recipe_config") or {}).get("model_overrides") or {}
+    widths = config.get("filter_widths")  # GLA-GCN: the window is the product of the temporal filter widths
+    frames = (row.get("receptive_field") or config.get("receptive_field") or overrides.get("receptive_field")
+              or (math.prod(widths) if widths else 1))
+    recipe = row.get("recipe")
+    if isinstance(recipe, Mapping):
+        recipe = recipe.get("name")
+    steps, batch = row.get("steps"), (row.get("recipe_config") or {}).get("batch_size")
+    speed = _num(row.get("train_samples_per_s") or row.get("samples_per_s"))
+    if speed is None and steps and batch and _num(row.get("train_time_s")):
+        speed = steps * batch / float(row["train_time_s"])  # includes the per-epoch evaluation: a lower bound
+    label = data_label(data if not isinstance(data, Mapping) else {**data, "keypoints": keypoints})
+    if not isinstance(data, Mapping) and keypoints:
+        label = f"{label}, {keypoints_label(keypoints)}"
+    return {
+        "model": str(row["model"]), "recipe": recipe, "data": label, "data_source": data_source,
+        "keypoints": keypoints, "profile": row.get("profile"), "frames": int(frames),
+        "mpjpe": _num(row.get("mpjpe")), "p_mpjpe": _num(row.get("p_mpjpe")),
+        "parameters": row.get("parameters", row.get("params")), "train_time_s": _num(row.get("train_time_s")),
+        "samples_per_s": speed, "source": row.get("source", source),
+    }
+
+
+def _read_rows(path: Path) -> list[dict]:
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    rows = [data] if isinstance(data, dict) else data
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ValueError(f"{path}: expected a JSON object or a list of objects")
+    return rows
+
+
+def load_run_results(out_dir: str | Path) -> list[dict[str, Any]]:
+    """Every run found in ``out_dir``, normalised by :func:`normalize_run`; ``[]`` if there is none.
+
+    Reads ``out_dir/results_*.json`` (one file per notebook or model, sorted by name). When there is no such
+    file it falls back to the trainer's own ``out_dir/*/results.json``. A missing ``out_dir`` is not an error.
+    """
+    out = Path(out_dir)
+    files = sorted(out.glob("results_*.json")) or sorted(out.glob("*/results.json"))
+    rows = []
+    for path in files:
+        name = path.stem[len("results_"):] if path.stem.startswith("results_") else path.parent.name
+        rows.extend(normalize_run(r, source=name) for r in _read_rows(path))
+    return rows
+
+
+# --------------------------------------------------------------------------- runs next to papers
+def paper_match(model: str, keypoints: str | None = "gt", frames: int = 1,
+                papers: Sequence[PaperResult] = PAPER_RESULTS) -> PaperResult | None:
+    """The paper row for a model, 2D input and window length; the first listed wins, ``None`` if none."""
+    kp = _keypoint_family(keypoints or "gt")
+    for p in papers:
+        if p.model == model and p.keypoints == kp and p.frames == frames:
+            return p
+    return None
+
+
+def side_by_side(runs: Iterable[Mapping[str, Any]],
+                 papers: Sequence[PaperResult] = PAPER_RESULTS) -> list[dict[str, Any]]:
+    """Each normalised run with the matching paper numbers (``paper_mpjpe``, ``paper_p_mpjpe``, ``paper``)."""
+    out = []
+    for r in runs:
+        p = paper_match(r["model"], r.get("keypoints"), r.get("frames") or 1, papers)
+        out.append({**r, "paper_mpjpe": p.mpjpe if p else None, "paper_p_mpjpe": p.p_mpjpe if p else None,
+                    "paper": f"{p.source} ({p.status})" if p else None})
+    return out
+
+
+def comparability_note(runs: Iterable[Mapping[str, Any]]) -> str:
+    """One sentence per kind of run that a paper row cannot be compared with (other data or quick recipe)."""
+    groups: dict[tuple[str, str], int] = {}
+    for r in runs:
+        src, profile = r.get("data_source"), r.get("profile") or "?"
+        if src != "h36m" or profile != "full":
+            key = (DATA_NAMES.get(str(src), str(src)), profile)
+            groups[key] = groups.get(key, 0) + 1
+    lines = [f"Rows measured on {name} ({profile} profile; {n} row{'s' * (n != 1)}) are not comparable with the "
+             f"paper rows (Human3.6M, full recipe)." for (name, profile), n in groups.items()]
+    return " ".join(lines) if lines else ("All rows were measured on Human3.6M with the full recipes; compare them "
+                                          "with the paper rows of the same 2D input.")
+
+
+# --------------------------------------------------------------------------- sizes and speed of this library
+def parameter_rows(names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Measured parameter count of every model at its default configuration next to the reference count.
+
+    Returns rows with ``model``, ``parameters`` (``count_parameters(build_model(name))``), ``reference``
+    (:data:`REFERENCE_SIZES` count or ``None``), ``ratio`` (``parameters / reference``), ``reported`` and
+    ``note``.
+    """
+    from .models import available, build_model, count_parameters
+
+    rows = []
+    for name in names or available():
+        ref = REFERENCE_SIZES.get(name)
+        n = count_parameters(build_model(name))
+        rows.append({"model": name, "parameters": n, "reference": ref.parameters if ref else None,
+                     "ratio": n / ref.parameters if ref and ref.parameters else None,
+                     "reported": ref.reported if ref else None, "note": ref.note if ref else ""})
+    return rows
+
+
+def train_step_throughput(model: torch.nn.Module, batch_size: int, steps: int = 3, warmup: int = 1,
+                          device: str | torch.device = "cpu", seed: int = 0) -> float:
+    """Median training-step throughput in samples/s, measured as the reference anchors were (models.md 0.3).
+
+    One step: train mode, forward of a random normalised 2D batch ``(B, [T,] J, 2)`` (``T`` =
+    ``model.receptive_field``, ``J`` from ``model.config.skeleton``), backward of the mean squared output,
+    ``zero_grad``; no optimiser step. ``warmup`` untimed steps come first. Absolute values depend on the
+    machine and its load: compare models measured in the same run.
+    """
+    from .skeleton import get_skeleton
+
+    device = torch.device(device)
+    J = get_skeleton(model.config.skeleton).num_joints
+    T = int(getattr(model, "receptive_field", 1))
+    shape = (batch_size, J, 2) if T == 1 else (batch_size, T, J, 2)
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(shape, generator=g) * 2 - 1).to(device)
+    model = model.to(device).train()
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        model(x).square().mean().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(max(1, steps)):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return batch_size / statistics.median(times)
+
+
+# --------------------------------------------------------------------------- rendering
+def _cell(value: Any, fmt: str | None) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    if fmt == "count":
+        return f"{int(value):,}"
+    if fmt == "M":
+        return f"{value / 1e6:.2f}M"
+    if fmt and isinstance(value, (int, float)):
+        return format(value, fmt)
+    return str(value).replace("|", "\\|")
+
+
+def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[tuple[str, str, str | None]]) -> str:
+    """A Markdown table of ``rows``; ``columns`` are ``(key, header, format)``.
+
+    ``format`` is a ``format()`` spec (``".1f"``), ``"count"`` (thousands separators), ``"M"`` (millions,
+    ``"4.22M"``) or ``None`` (``str``). Numeric columns are right-aligned; ``None`` / NaN print as ``–``.
+    """
+    head = "| " + " | ".join(h for _, h, _ in columns) + " |"
+    rule = "|" + "|".join("---:" if f else "---" for _, _, f in columns) + "|"
+    body = ["| " + " | ".join(_cell(r.get(k), f) for k, _, f in columns) + " |" for r in rows]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def paper_rows(papers: Sequence[PaperResult] = PAPER_RESULTS) -> list[dict[str, Any]]:
+    """:data:`PAPER_RESULTS` as dicts with display labels (for :func:`markdown_table`)."""
+    return [{**asdict(p), "input": keypoints_label(p.keypoints), "poselift": p.model or "(not implemented)"}
+            for p in papers]

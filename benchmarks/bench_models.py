@@ -260,7 +260,8 @@ def main(argv: list[str] | None = None) -> None:
           f"2048x2048 fp32 matmul: {peak:.1f} GFLOP/s; compile={args.compile} amp={args.amp}", flush=True)
     if args.device == "cpu" and os.getloadavg()[0] > (os.cpu_count() or 1):
         print(f"warning: load average {os.getloadavg()[0]:.1f} exceeds the {os.cpu_count()} CPUs; multi-thread "
-              "timings suffer from OpenMP contention (try --threads 1, and --reference for same-run ratios)")
+              "timings suffer from OpenMP contention (set OMP_WAIT_POLICY=PASSIVE or use --threads 1; "
+              "--reference gives same-run ratios)")
     rows = []
     for case in make_cases(model_names(args.models), args.quick, args.device):
         row = run_case(case, args, peak)

@@ -16,7 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from poselift_core.models.gcn import GCNLifter, topological_rank
+from poselift_core.models.gcn import GCNLifter
+from poselift_core.models.graph_conv import topological_rank
 from poselift_core.skeleton import get_skeleton
 
 VARIANTS = ("vanilla", "dc_vanilla", "preagg", "dc_preagg", "postagg", "dc_postagg", "convst", "nosharing",

@@ -62,9 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True)
     _add_data_args(p, required=False)
     p.add_argument("--out", required=True)
-    p.add_argument("--tta", action="store_true", help="test-time flip averaging")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="test-time flip averaging (default: as the checkpoint's recipe)")
     p.add_argument("--max-frames", type=int, help="score at most this many frames (centred runs per sequence)")
-    p.add_argument("--batch-size", type=int, default=4096)
+    p.add_argument("--batch-size", type=int, help="frames (windows) per forward pass (default: the recipe's)")
 
     p = sub.add_parser("bench", help="epoch-time benchmark (benchmarks/bench_epoch.py, else a trainer-step probe)")
     p.add_argument("--models", nargs="+", help="model names (default: the benchmark's list)")
@@ -149,15 +150,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         recipe = recipe.replace(keypoints=args.keypoints)
     saved = ckpt.get("run_config", {})
     data = args.data or saved.get("data", "sample")
-    data_dir = args.data_dir if args.data else (args.data_dir or saved.get("data_dir"))
+    same_source = data == saved.get("data")        # default to the training run's folder and test subjects
+    data_dir = args.data_dir or (saved.get("data_dir") if same_source else None)
+    test_subjects = args.test_subjects or (saved.get("test_subjects") if same_source else None)
     device = resolve_device(args.device)
-    _, test, info = load_data(recipe, data, data_dir, device, args.train_subjects, args.test_subjects,
-                              need_train=False)
-    if test.skeleton.name != model.skeleton.name:
-        raise ValueError(f"checkpoint {args.checkpoint} has a {model.skeleton.name} model but data {data!r} gives "
+    _, test, info = load_data(recipe, data, data_dir, device, None, test_subjects, need_train=False)
+    model_skeleton = ckpt["model_config"].get("skeleton")
+    if model_skeleton is not None and test.skeleton.name != model_skeleton:
+        raise ValueError(f"checkpoint {args.checkpoint} has a {model_skeleton} model but data {data!r} gives "
                          f"{test.skeleton.name} poses")
     model = model.to(device)
-    ev = evaluate(model, test, tta=args.tta, batch_size=args.batch_size, max_frames=args.max_frames)
+    tta = recipe.tta if args.tta is None else args.tta
+    ev = evaluate(model, test, tta=tta, batch_size=args.batch_size or recipe.eval_batch_size,
+                  max_frames=args.max_frames)
     from .models import count_parameters
     results = {"recipe": recipe.name, "checkpoint": str(args.checkpoint), "model": ckpt["model_name"],
                "model_config": ckpt["model_config"], "parameters": count_parameters(model), "seed": recipe.seed,
@@ -233,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:          # output piped into `head`
+        return 0
     except Exception as e:  # noqa: BLE001 - user errors become one line; set POSELIFT_DEBUG=1 for the traceback
         if os.environ.get("POSELIFT_DEBUG") or not _is_user_error(e):
             raise

@@ -9,6 +9,8 @@ whole-sequence one while memory stays bounded. Explained in the book, chapter 7 
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from typing import Any, Callable, Sequence
 
@@ -60,12 +62,15 @@ def predict(model: torch.nn.Module, tensors: PoseTensors, tta: bool = False, bat
     if rf > 1 and hasattr(model, "lift_sequence"):
         # whole sequences, in blocks with rf//2 frames of real context each side (edge padding only at the ends)
         h = rf // 2
+        lift = model.lift_sequence
+        if "chunk" in inspect.signature(lift).parameters:      # GLA-GCN: windows per forward call
+            lift = functools.partial(lift, chunk=batch_size)
         for s, a, b in frame_blocks(tensors, max_frames, block=max(batch_size, 8 * rf)):
             first = int(tensors.seq_start[s])
             last = first + int(tensors.seq_length[s])
             lo, hi = max(first, a - h), min(last, b + h)
             x = tensors.x2d[lo:hi].unsqueeze(0)                          # (1, N + context, J2, 2)
-            y = run(model.lift_sequence, x)[0, a - lo: b - lo]           # (N, J, 3)
+            y = run(lift, x)[0, a - lo: b - lo]                          # (N, J, 3)
             frames.append(torch.arange(a, b, device=tensors.device))
             preds.append(y)
     else:

@@ -81,8 +81,12 @@ class Lookahead:
 
 
 def build_optimizer(recipe: Recipe, params: Iterable[torch.nn.Parameter]) -> "torch.optim.Optimizer | Lookahead":
-    """The recipe's optimiser over ``params``: ``adam``, ``amsgrad`` (Adam with AMSGrad), ``adamw`` or ``ranger``."""
+    """The recipe's optimiser over ``params``: ``adam``, ``amsgrad`` (Adam with AMSGrad), ``adamw``, ``ranger``
+    or ``sgd`` (momentum 0.9; not used by the papers, handy where Adam's per-parameter normalisation would
+    magnify rounding noise, e.g. comparing runs)."""
     params = list(params)
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=0.9, weight_decay=recipe.weight_decay)
     if recipe.optimizer == "adam":
         return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
     if recipe.optimizer == "amsgrad":

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROFILES = ("quick", "full")
-OPTIMIZERS = ("adam", "amsgrad", "adamw", "ranger")
+OPTIMIZERS = ("adam", "amsgrad", "adamw", "ranger", "sgd")
 SCHEDULES = ("constant", "exp_staircase", "step_epochs", "cosine", "gridconv_step")
 LOSSES = ("mse", "mse_l1", "mpjpe", "mpjpe_l1", "grid_mse")
 
@@ -137,7 +137,8 @@ _MODGCN_GT = dict(_ANYGCN, batch_size=64, decay_every=100_000)
 _SEMGCN = dict(_ANYGCN, batch_size=64, decay_every=100_000, loss="mse")
 # GLA-GCN run_s-agcn.py with the README's "train from scratch" flags -da -tta (models.md 4.5).
 _GLAGCN = dict(dataset="h36m", keypoints="gt", joints=17, batch_size=512, epochs=80, optimizer="ranger", lr=0.01,
-               schedule="cosine", eta_min=1e-5, loss="mpjpe", grad_clip=None, flip_aug=True, tta=True)
+               schedule="cosine", eta_min=1e-5, loss="mpjpe", grad_clip=None, flip_aug=True, tta=True,
+               eval_batch_size=512)   # windows per forward pass: 512 x 243 frames of activations fit a GPU
 # GridConv src/main.py after the Dec-2023 lr-decay fix; README models trained 100 epochs (models.md 5.6).
 _GRIDCONV = dict(dataset="h36m", keypoints="gt", joints=17, batch_size=200, epochs=100, optimizer="adam", lr=1e-3,
                  schedule="gridconv_step", decay=0.96, decay_every=10, loss="grid_mse", grad_clip=None,

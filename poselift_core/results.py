@@ -42,6 +42,9 @@ __all__ = [
     "comparability_note",
     "parameter_rows",
     "train_step_throughput",
+    "speed_rows",
+    "reference_size",
+    "GLAGCN_REFERENCE_BY_FRAMES",
     "markdown_table",
     "paper_rows",
 ]
@@ -154,6 +157,21 @@ REFERENCE_SIZES: dict[str, ReferenceSize] = {
     "dgridconv": ReferenceSize(4_790_406, 87.6, "OSVAI/GridConv, handcrafted SGT (models.md 5.7)"),
     "dgridconv_autogrids": ReferenceSize(4_790_831, 88.0, "OSVAI/GridConv, AutoGrids (models.md 5.7)"),
 }
+
+
+#: GLA-GCN at other window lengths (96 channels; models.md 4.6): frames -> reference size and speed.
+GLAGCN_REFERENCE_BY_FRAMES: dict[int, ReferenceSize] = {
+    243: REFERENCE_SIZES["glagcn"],
+    81: ReferenceSize(1_096_466, 17.3, "bruceyo/GLA-GCN, T = 81, 96 channels (models.md 4.6)"),
+    27: ReferenceSize(844_076, 69.3, "bruceyo/GLA-GCN, T = 27, 96 channels (models.md 4.6)"),
+}
+
+
+def reference_size(model: str, frames: int = 1) -> ReferenceSize | None:
+    """The :class:`ReferenceSize` of a model (GLA-GCN: of its window length ``frames``), or ``None``."""
+    if model == "glagcn":
+        return GLAGCN_REFERENCE_BY_FRAMES.get(frames)
+    return REFERENCE_SIZES.get(model)
 
 
 # --------------------------------------------------------------------------- the runs of this book
@@ -304,8 +322,9 @@ def parameter_rows(names: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
     rows = []
     for name in names or available():
-        ref = REFERENCE_SIZES.get(name)
-        n = count_parameters(build_model(name))
+        model = build_model(name)
+        ref = reference_size(name, int(getattr(model, "receptive_field", 1)))
+        n = count_parameters(model)
         rows.append({"model": name, "parameters": n, "reference": ref.parameters if ref else None,
                      "ratio": n / ref.parameters if ref and ref.parameters else None,
                      "reported": ref.reported if ref else None, "note": ref.note if ref else ""})
@@ -345,6 +364,40 @@ def train_step_throughput(model: torch.nn.Module, batch_size: int, steps: int = 
         step()
         times.append(time.perf_counter() - t0)
     return batch_size / statistics.median(times)
+
+
+def speed_rows(names: Sequence[str], batch_sizes: Mapping[str, int] | int = 64,
+               overrides: Mapping[str, Mapping[str, Any]] | None = None, steps: int = 3, warmup: int = 1,
+               device: str | torch.device = "cpu", baseline: str = "vanilla") -> list[dict[str, Any]]:
+    """:func:`train_step_throughput` of each model next to the reference throughput of the original code.
+
+    Args:
+        names: models to build (``build_model(name, **overrides.get(name, {}))``).
+        batch_sizes: one batch size, or ``{name: batch}`` (default 64 for names not listed).
+        baseline: the model both columns are divided by (``relative``, ``reference_relative``), so that this
+            machine and the reference machine can be compared as ratios.
+    Returns rows with ``model``, ``frames``, ``batch``, ``samples_per_s``, ``relative``,
+    ``reference_samples_per_s`` and ``reference_relative`` (``None`` where unknown).
+    """
+    from .models import build_model
+
+    overrides = overrides or {}
+    rows = []
+    for name in names:
+        model = build_model(name, **overrides.get(name, {}))
+        frames = int(getattr(model, "receptive_field", 1))
+        batch = batch_sizes if isinstance(batch_sizes, int) else batch_sizes.get(name, 64)
+        ref = reference_size(name, frames)
+        rows.append({"model": name, "frames": frames, "batch": batch,
+                     "samples_per_s": train_step_throughput(model, batch, steps, warmup, device),
+                     "reference_samples_per_s": ref.samples_per_s if ref else None})
+    base = next((r for r in rows if r["model"] == baseline), None)
+    for r in rows:
+        r["relative"] = r["samples_per_s"] / base["samples_per_s"] if base else None
+        ref_base = base["reference_samples_per_s"] if base else None
+        ref = r["reference_samples_per_s"]
+        r["reference_relative"] = ref / ref_base if ref and ref_base else None
+    return rows
 
 
 # --------------------------------------------------------------------------- rendering

@@ -164,7 +164,8 @@ class Trainer:
         self.epoch_gen_state: torch.Tensor | None = None
         self.epoch_loss = [0.0, 0]     # running (sum, count) of the current epoch's losses
         self.history: list[dict[str, Any]] = []
-        self.train_time_s = 0.0
+        self.train_time_s = 0.0        # wall time of the epochs, evaluation included
+        self.loop_time_s = 0.0         # wall time of the optimiser steps alone (throughput)
         self.last_eval: dict[str, Any] | None = None
         if run.resume:
             self.load_checkpoint(self.checkpoint_path)
@@ -193,7 +194,7 @@ class Trainer:
             self.epoch, self.batch_in_epoch, self.epoch_loss = epoch + 1, 0, [0.0, 0]
             self.train_time_s += time.perf_counter() - t0
             self.history.append({"epoch": epoch + 1, "step": self.step, "loss": loss,
-                                 "lr": lr_at(r, epoch, self.step - 1), "mpjpe": ev["mpjpe"], "p_mpjpe": ev["p_mpjpe"],
+                                 "lr": lr_at(r, epoch, max(self.step - 1, 0)), "mpjpe": ev["mpjpe"], "p_mpjpe": ev["p_mpjpe"],
                                  "time_s": self.train_time_s})
             score = f"MPJPE {ev['mpjpe']:.2f} mm  P-MPJPE {ev['p_mpjpe']:.2f} mm  " if scored else ""
             self.log(f"epoch {epoch + 1}/{r.epochs}  loss {loss:.5f}  {score}({self.train_time_s:.1f} s)")
@@ -222,30 +223,44 @@ class Trainer:
         bar = tqdm(total=n_batches, initial=start, desc=f"epoch {epoch + 1}/{r.epochs}", leave=False,
                    disable=not (self.run.progress and self.dist.is_main), dynamic_ncols=True)
         check_every = 1 if self.device.type == "cpu" else 25    # a host sync per step costs GPU throughput
-        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)   # this rank's share of the losses
         seen = 0
+        t_loop = time.perf_counter()
         for k in range(start, n_batches):
             idx = next(batches)
-            loss = self.train_step(idx, epoch + k / n_batches)
-            loss_sum += loss.detach().double()
+            loss_sum += self.train_step(idx, epoch + k / n_batches).detach().double()
             seen += 1
-            if seen % check_every == 0 or k == n_batches - 1 or self._checkpoint_due():
-                self._check_finite(loss_sum, epoch, k)
-                bar.set_postfix(loss=f"{(self.epoch_loss[0] + loss_sum.item()) / (self.epoch_loss[1] + seen):.5f}",
+            due = self._checkpoint_due()
+            if seen % check_every == 0 or k == n_batches - 1 or due:
+                running = self._global_loss(loss_sum)                 # same points on every rank
+                self._check_finite(running, epoch, k)
+                bar.set_postfix(loss=f"{(self.epoch_loss[0] + running) / (self.epoch_loss[1] + seen):.5f}",
                                 lr=f"{lr_at(r, epoch, self.step - 1):.2e}", refresh=False)
             bar.update(1)
-            if self._checkpoint_due():
-                self.epoch_loss = [self.epoch_loss[0] + loss_sum.item(), self.epoch_loss[1] + seen]
+            if due:
+                self.epoch_loss = [self.epoch_loss[0] + running, self.epoch_loss[1] + seen]
                 loss_sum.zero_()
                 seen = 0
                 self.batch_in_epoch = k + 1
                 self.save_checkpoint()
         bar.close()
-        total, count = self.epoch_loss[0] + loss_sum.item(), self.epoch_loss[1] + seen
-        return total / max(count, 1)
+        self.loop_time_s += time.perf_counter() - t_loop
+        total = self.epoch_loss[0] + (self._global_loss(loss_sum) if seen else 0.0)
+        return total / max(self.epoch_loss[1] + seen, 1)
+
+    def _global_loss(self, local: torch.Tensor) -> float:
+        """Mean of the ranks' weighted losses = the loss of the global batch (identity in one process)."""
+        if self.dist.enabled:
+            local = local.clone()
+            torch.distributed.all_reduce(local)
+            local /= self.dist.world_size
+        return local.item()
 
     def train_step(self, idx: torch.Tensor, epoch_progress: float) -> torch.Tensor:
-        """One optimiser step on the global index batch ``idx`` (this rank uses its slice); returns the loss."""
+        """One optimiser step on the global index batch ``idx`` (this rank uses its slice).
+
+        Returns this rank's weighted loss: averaged over ranks it is the loss of the global batch.
+        """
         r = self.recipe
         n_global = idx.numel()
         if self.dist.enabled:
@@ -265,17 +280,17 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), r.grad_clip)
         self.optimizer.step()
         self.step += 1
-        return loss
+        return loss * scale
 
     def _checkpoint_due(self) -> bool:
         n = self.run.checkpoint_every
         return bool(n) and self.step % n == 0 and self.checkpoint_path is not None
 
-    def _check_finite(self, loss_sum: torch.Tensor, epoch: int, k: int) -> None:
-        if not math.isfinite(loss_sum.item()):
+    def _check_finite(self, loss_sum: float, epoch: int, k: int) -> None:
+        if not math.isfinite(loss_sum):
             kept = self.checkpoint_path if self.checkpoint_path and self.checkpoint_path.exists() else None
             raise NonFiniteLossError(
-                f"training loss became non-finite ({loss_sum.item()}) in epoch {epoch + 1}, by step {self.step} "
+                f"training loss became non-finite ({loss_sum}) in epoch {epoch + 1}, by step {self.step} "
                 f"(batch {k + 1}); " + (f"the last good checkpoint {kept} was kept" if kept else "no checkpoint written")
                 + ". Try a lower learning rate, gradient clipping or amp=None.")
 
@@ -299,6 +314,7 @@ class Trainer:
             "recipe": r.name, "profile": r.profile, "model": r.model, "model_config": model_config_dict(self.model),
             "parameters": count_parameters(self.model), "seed": r.seed, "epochs": self.epoch, "steps": self.step,
             "data": self.data_info, **ev, "history": self.history, "train_time_s": round(self.train_time_s, 3),
+            "train_samples_per_s": round(self.step * r.batch_size / self.loop_time_s, 1) if self.loop_time_s else None,
             "git_commit": git_commit(), "poselift_version": __version__, "device": str(self.device),
             "amp": self.run.amp, "compile": self.run.compile, "world_size": self.dist.world_size,
             "recipe_config": dataclasses.asdict(r),
@@ -325,7 +341,8 @@ class Trainer:
             "scheduler": {"schedule": self.recipe.schedule, "lr": self.optimizer.param_groups[0]["lr"]},
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "epoch_loss": list(self.epoch_loss), "rng": rng, "history": self.history,
-            "train_time_s": self.train_time_s, "recipe": dataclasses.asdict(self.recipe),
+            "train_time_s": self.train_time_s, "loop_time_s": self.loop_time_s,
+            "recipe": dataclasses.asdict(self.recipe),
             "run_config": {k: v for k, v in dataclasses.asdict(self.run).items() if k != "recipe"},
             "data": self.data_info,
         }
@@ -358,6 +375,7 @@ class Trainer:
         self.epoch, self.step, self.batch_in_epoch = ckpt["epoch"], ckpt["step"], ckpt["batch_in_epoch"]
         self.epoch_loss = list(ckpt["epoch_loss"])
         self.history, self.train_time_s = list(ckpt["history"]), float(ckpt["train_time_s"])
+        self.loop_time_s = float(ckpt.get("loop_time_s", 0.0))
         rng = ckpt["rng"]
         restore_rng(rng)
         self.generator.set_state(rng["batch_generator"])

@@ -30,10 +30,10 @@ def h36m_dir(tmp_path_factory):
     return d
 
 
-def train_args(h36m_dir, out, *extra, recipe="gcn-vanilla-gt"):
+def train_args(h36m_dir, out, *extra, recipe="gcn-vanilla-gt", sets=()):
     return ["train", "--recipe", recipe, "--profile", "quick", "--data", "h36m", "--data-dir", str(h36m_dir),
             "--train-subjects", "S1", "--test-subjects", "S9", "--out", str(out), "--no-progress", "--epochs", "1",
-            "--set", *TINY, *extra]
+            *extra, "--set", *TINY, *sets]
 
 
 def run_error(argv, capsys):
@@ -104,7 +104,7 @@ def test_checkpoints_of_another_model_or_format_are_refused(trained, h36m_dir, c
 def test_diverging_loss_exits_and_keeps_the_good_checkpoint(h36m_dir, capsys, tmp_path):
     assert main(train_args(h36m_dir, tmp_path)) == 0
     before = hashlib.sha256((tmp_path / "checkpoint.pt").read_bytes()).hexdigest()
-    args = train_args(h36m_dir, tmp_path, "--resume", "lr=1e30")
+    args = train_args(h36m_dir, tmp_path, "--resume", sets=["lr=1e30"])
     args[args.index("--epochs") + 1] = "2"
     err = run_error(args, capsys)
     assert "non-finite" in err and "checkpoint.pt was kept" in err

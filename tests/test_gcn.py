@@ -12,11 +12,24 @@ from torch.func import functional_call
 from poselift_core.models import count_parameters
 from poselift_core.models.gcn import (
     GRAPH_CONVS, MODEL_BUILDERS, ConditionalAdjacency, ConvStyleGraphConv, DecoupledPostAggGraphConv,
-    DecoupledPreAggGraphConv, DecoupledVanillaGraphConv, GCNConfig, GCNLifter, GraphNonLocal, ModulatedGraphConv,
+    DecoupledPreAggGraphConv, DecoupledVanillaGraphConv, GaussianNonLocal, GCNConfig, GCNLifter, GraphNonLocal,
+    ModulatedGraphConv,
     NoSharingGraphConv, PostAggGraphConv, PreAggGraphConv, SemGraphConv, VanillaGraphConv, topological_rank)
 from poselift_core.skeleton import H36M_16, H36M_17, Skeleton
 
 DT = torch.float64
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tensors are tiny: one thread avoids OpenMP barrier stalls on a shared, loaded CI machine
+    (measured: 10 forwards of a width-16 model took 16 s with 2 busy-waiting threads, 0.1 s with one)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 # A tiny tree: 0 -> 1 -> 2, 0 -> 3 -> 4, 0 -> 5 (parents precede children, like the Human3.6M orders)
 TINY = Skeleton(name="tiny6", names=tuple("abcdef"), parents=(-1, 0, 1, 0, 3, 0), left=(1, 2), right=(3, 4),
                 nonlocal_groups=((0, 5), (1, 2), (3, 4)))
@@ -328,6 +341,24 @@ def test_nonlocal_block_matches_loop_formula():
     torch.testing.assert_close(nl(x), x + z.transpose(0, 1))
 
 
+def test_gaussian_nonlocal_block_matches_loop_formula():
+    C, Bn = 4, 3
+    nl = GaussianNonLocal(C).to(DT)
+    x = torch.randn(J, Bn, C, dtype=DT)
+    torch.testing.assert_close(nl(x), x)  # identity at initialisation
+    with torch.no_grad():
+        nl.bn.weight.uniform_(0.5, 1.5)
+        nl.bn.bias.normal_()
+    y = torch.zeros(Bn, J, C // 2, dtype=DT)
+    for s in range(Bn):
+        for i in range(J):
+            scores = torch.stack([nl.theta(x[i, s]) @ nl.phi(x[j, s]) for j in range(J)])
+            weights = torch.exp(scores) / torch.exp(scores).sum()
+            y[s, i] = sum(weights[j] * nl.g(x[j, s]) for j in range(J))
+    z = F.batch_norm(nl.out(y).transpose(1, 2), None, None, nl.bn.weight, nl.bn.bias, training=True)
+    torch.testing.assert_close(nl(x), x + z.permute(2, 0, 1))
+
+
 @pytest.mark.parametrize("reg_type", ["add", "mul", "no_skeleton"])
 def test_conditional_adjacency_formula(reg_type):
     router = ConditionalAdjacency(4, J, 3, reg_type).to(DT).eval()
@@ -357,7 +388,7 @@ def test_network_equals_composition_of_public_layers():
     """The joints-first network path (BN on the flat (J*B, C) view) equals the batch-first public layers with
     BatchNorm1d on the (B, C, J) transpose, as in the reference."""
     torch.manual_seed(0)
-    m = MODEL_BUILDERS["dc_preagg"](hidden=8, num_blocks=2, non_local=True)
+    m = MODEL_BUILDERS["dc_preagg"](hidden=8, num_blocks=2, non_local=True, gaussian_non_local=True)
     with torch.no_grad():
         for mod in m.modules():
             if isinstance(mod, torch.nn.BatchNorm1d):
@@ -378,6 +409,7 @@ def test_network_equals_composition_of_public_layers():
     h = nonlocal_(m.input_nonlocal, unit(m.input, x))
     for block, nl in zip(m.blocks, m.block_nonlocals):
         h = nonlocal_(nl, h + unit(block[1], unit(block[0], h)))
+    h = nonlocal_(m.output_nonlocal, h)
     torch.testing.assert_close(m(x), unit(m.output, h), rtol=1e-4, atol=1e-5)
 
 
@@ -391,6 +423,14 @@ REFERENCE_COUNTS = {
 @pytest.mark.parametrize("variant", list(REFERENCE_COUNTS))
 def test_parameter_counts_equal_reference(variant):
     assert count_parameters(MODEL_BUILDERS[variant]()) == REFERENCE_COUNTS[variant]
+
+
+def test_modgcn_benchmark_network_count():
+    # ModGCN-benchmark original: width 384, 17 joints, embedded-Gaussian block of 296,640 -> 2,731,840
+    m = MODEL_BUILDERS["modulated"](skeleton="h36m17", hidden=384, dropout=0.2, modulation_init="xavier",
+                                    gaussian_non_local=True)
+    assert count_parameters(m.output_nonlocal) == 296_640
+    assert count_parameters(m) == 2_731_840
 
 
 def test_nosharing_counts_dense_reference_and_sparse_blocks():
@@ -424,7 +464,7 @@ def test_non_local_adds_167360(variant, extra):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_registry_round_trip(variant):
     torch.manual_seed(0)
-    m = MODEL_BUILDERS[variant](hidden=8, num_blocks=1, num_experts=2, non_local=True)
+    m = MODEL_BUILDERS[variant](hidden=8, num_blocks=1, num_experts=2, non_local=True, gaussian_non_local=True)
     m2 = MODEL_BUILDERS[variant](**asdict(m.config))
     assert m2.config == m.config
     assert count_parameters(m2) == count_parameters(m)

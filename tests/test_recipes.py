@@ -74,8 +74,8 @@ def test_unknown_key_and_wrong_type_name_the_culprit():
         get_recipe("gcn-vanilla-gt", batch_size="64")
     with pytest.raises(ValueError, match="flip_aug"):
         get_recipe("gcn-vanilla-gt", flip_aug=1)
-    with pytest.raises(ValueError, match="optimizer='sgd'"):
-        get_recipe("gcn-vanilla-gt", optimizer="sgd")
+    with pytest.raises(ValueError, match="optimizer='lbfgs'"):
+        get_recipe("gcn-vanilla-gt", optimizer="lbfgs")
     assert get_recipe("gcn-vanilla-gt", lr=1).lr == 1      # an int is an acceptable float
 
 

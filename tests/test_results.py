@@ -108,3 +108,16 @@ def test_markdown_table_formats_and_aligns():
     assert rule == "|---|---:|---:|---:|"
     assert row == "| a\\|b | 1.2 | 1,234,567 | – |"
     assert R.markdown_table([], [("m", "model", "M")]).count("\n") == 2
+
+
+def test_speed_rows_relate_to_the_baseline_and_the_reference():
+    torch.set_num_threads(1)
+    rows = R.speed_rows(["vanilla", "glagcn"], batch_sizes={"glagcn": 1}, steps=1, warmup=0,
+                        overrides={"vanilla": {"hidden": 8, "num_blocks": 1},
+                                   "glagcn": {"receptive_field": 27, "channels": 8}})
+    van, gla = rows
+    assert (van["batch"], gla["batch"], gla["frames"]) == (64, 1, 27)
+    assert van["relative"] == 1.0 and gla["relative"] == pytest.approx(gla["samples_per_s"] / van["samples_per_s"])
+    assert gla["reference_samples_per_s"] == 69.3                      # the 27-frame anchor, not the 243 one
+    assert gla["reference_relative"] == pytest.approx(69.3 / 3643)
+    assert R.reference_size("glagcn", 243).parameters == 1_348_856 and R.reference_size("glagcn", 9) is None

@@ -57,7 +57,8 @@ def assert_same_weights(a, b):
 
 
 def strip_times(results):
-    return {k: v for k, v in results.items() if k not in ("train_time_s", "history", "checkpoint")} | {
+    return {k: v for k, v in results.items()
+            if k not in ("train_time_s", "train_samples_per_s", "history", "checkpoint")} | {
         "history": [{k: v for k, v in h.items() if k != "time_s"} for h in results["history"]]}
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "GLAGCN",
     "filter_widths_for",
     "dropout",
+    "pointwise",
     "build_glagcn",
     "MODEL_BUILDERS",
 ]
@@ -101,6 +102,18 @@ def _bn_last(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
     return bn(x.reshape(-1, x.shape[-1])).view(x.shape)
 
 
+def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """A 1x1 convolution, i.e. the linear map ``weight (C_out, C_in)`` on the channel axis of ``(B, J, T, C_in)``.
+
+    Wide inputs use ``F.linear`` (a BLAS GEMM). For narrow inputs (the 2-channel poses) BLAS is slow in the
+    backward pass (a ``(C_out, N) @ (N, 2)`` product), and oneDNN's 1x1 convolution on the zero-copy
+    channels-last view ``(B, C, J, T)`` is about twice as fast overall.
+    """
+    if x.shape[-1] > 8:
+        return F.linear(x, weight, bias)
+    return F.conv2d(x.permute(0, 3, 1, 2), weight[:, :, None, None], bias).permute(0, 2, 3, 1)
+
+
 class AdaptiveGraphConv(nn.Module):
     r"""Adaptive graph convolution (2s-AGCN ``unit_gcn``, Shi et al. CVPR 2019) on ``(B, J, T, C)`` features.
 
@@ -114,8 +127,13 @@ class AdaptiveGraphConv(nn.Module):
     whose rows (receivers) sum to 1 over the senders. ``A_k`` is :func:`spatial_partition`, ``P_k`` a learnable
     ``(J, J)`` offset initialised to 1e-6, ``W_k`` a linear map ``C_in -> C_out`` with bias. ``down`` is the
     identity when ``C_in = C_out``, else linear + BN. The BN's gamma starts at 1e-6, so a fresh unit is
-    ``ReLU(down(x))``. ``W_k`` is applied after the aggregation (cheaper for the ``2 -> C`` expansion unit);
-    the three biases are summed once since the rows of ``G_k`` need not sum to 1.
+    ``ReLU(down(x))``. ``W_k`` is applied after the aggregation, as in the original; the three biases are
+    summed once since the rows of ``G_k`` need not sum to 1.
+
+    Narrow inputs (``C_in + 1 < C_e``: the ``2 -> C`` expansion unit) take a cheaper but identical route:
+    with ``x~ = [x, 1]`` and ``M_k = [W_phi_k | b_phi_k]^T [W_theta_k | b_theta_k]`` (``(C_in+1)^2``), the logits
+    are ``sum_t x~_w(t)^T M_k x~_v(t)``, so the ``C_e``-channel embeddings are never formed; and the three
+    ``W_k`` act as one map on the stacked aggregates ``[G_0 x, G_1 x, G_2 x]``.
 
     Args:
         in_channels, out_channels: ``C_in``, ``C_out``.
@@ -130,6 +148,7 @@ class AdaptiveGraphConv(nn.Module):
         K, J, _ = partition.shape
         self.in_channels, self.out_channels, self.num_subsets = in_channels, out_channels, K
         self.embed_channels = max(out_channels // 4, 1)
+        self.narrow = in_channels + 1 < self.embed_channels
         self.dropout = dropout
         self.register_buffer("A", partition.clone())
         self.P = nn.Parameter(torch.empty(K, J, J))
@@ -158,14 +177,26 @@ class AdaptiveGraphConv(nn.Module):
             nn.init.zeros_(self.down[0].bias)
             self.down[1].reset_parameters()
 
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        """``phi~_k theta~_k^T`` (unscaled), ``(K*B, J recv, J send)``, for input ``(B, J, T, C_in)``."""
+        B, J, T, C = x.shape
+        K, E = self.num_subsets, self.embed_channels
+        if self.narrow:
+            w = torch.cat([self.embed.weight, self.embed.bias[:, None]], dim=1).view(2, K, E, C + 1)
+            M = w[1].transpose(1, 2) @ w[0]                                    # (K, C+1, C+1)
+            xt = F.pad(x, (0, 1), value=1.0).view(1, B * J * T, C + 1)       # x~ = [x, 1]
+            left = (xt @ M).view(K * B, J, T * (C + 1))                        # x~^T M_k
+            right = xt.view(1, B, J, T * (C + 1)).expand(K, B, J, -1).reshape(K * B, J, -1)
+            return torch.bmm(left, right.transpose(1, 2))
+        emb = self.embed(x).view(B, J, T, 2, K, E)
+        theta, phi = emb.permute(3, 4, 0, 1, 2, 5).reshape(2, K * B, J, T * E).unbind(0)  # (K*B, J, T*C_e)
+        return torch.bmm(phi, theta.transpose(1, 2))
+
     def _graphs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``G_k`` and ``S_k``, both ``(K, B, J, J)``, for input ``(B, J, T, C_in)``."""
         B, J, T, _ = x.shape
-        K, E = self.num_subsets, self.embed_channels
-        emb = self.embed(x).view(B, J, T, 2, K, E)
-        theta, phi = emb.permute(3, 4, 0, 1, 2, 5).reshape(2, K * B, J, T * E).unbind(0)  # (K*B, J, T*C_e)
-        logits = torch.bmm(phi, theta.transpose(1, 2)) / (E * T)               # (K*B, J recv, J send)
-        S = logits.softmax(dim=-1).view(K, B, J, J)
+        logits = self._logits(x) / (self.embed_channels * T)
+        S = logits.softmax(dim=-1).view(self.num_subsets, B, J, J)            # normalised over senders
         G = S + (self.A + self.P).unsqueeze(1)
         return G, S
 
@@ -176,17 +207,23 @@ class AdaptiveGraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, J, T, C = x.shape
+        K = self.num_subsets
         G, _ = self._graphs(x)                                                  # (K, B, J, J)
         xf = x.reshape(B, J, T * C)
-        y = None
-        for k in range(self.num_subsets):
-            agg = torch.bmm(G[k], xf).view(B * J * T, C)                        # G_k x, (B*J*T, C_in)
-            if y is None:
-                y = torch.addmm(self.bias.sum(0), agg, self.weight[k].t())      # W_k (G_k x) + sum_k b_k
-            else:
-                y = y.addmm_(agg, self.weight[k].t())                           # in place: no copy of y
-        y = dropout(self.bn(y), self.dropout, self.training).view(B, J, T, -1)
-        res = x if self.down is None else _bn_last(self.down[1], self.down[0](x))
+        if self.narrow:  # one map on [G_0 x, ..., G_{K-1} x]: (B, J, T, K*C_in) is small here
+            agg = torch.stack([torch.bmm(G[k], xf).view(B, J, T, C) for k in range(K)], dim=3)
+            w = self.weight.transpose(0, 1).reshape(self.out_channels, K * C)
+            y = pointwise(agg.view(B, J, T, K * C), w, self.bias.sum(0))
+        else:  # K GEMMs accumulated in place
+            y = None
+            for k in range(K):
+                agg = torch.bmm(G[k], xf).view(B * J * T, C)                    # G_k x, (B*J*T, C_in)
+                if y is None:
+                    y = torch.addmm(self.bias.sum(0), agg, self.weight[k].t())  # W_k (G_k x) + sum_k b_k
+                else:
+                    y = y.addmm_(agg, self.weight[k].t())                       # in place: no copy of y
+        y = dropout(_bn_last(self.bn, y), self.dropout, self.training).view(B, J, T, -1)
+        res = x if self.down is None else _bn_last(self.down[1], pointwise(x, self.down[0].weight, self.down[0].bias))
         return F.relu(y + res)
 
     def extra_repr(self) -> str:
@@ -252,7 +289,8 @@ class GCNTemporalBlock(nn.Module):
         if self.residual_mode == "identity":
             y = y + x
         elif self.residual_mode == "linear":
-            y = y + _bn_last(self.residual[1], self.residual[0](x[:, :, :: self.stride]))
+            lin = self.residual[0]
+            y = y + _bn_last(self.residual[1], pointwise(x[:, :, :: self.stride], lin.weight, lin.bias))
         return F.relu(y)
 
 

@@ -1,0 +1,513 @@
+"""Graph convolutions on a fixed skeleton: the weight-sharing family of Liu et al. (ECCV 2020), the Modulated
+GCN layer (Zou & Tang, ICCV 2021) and SemGCN's layer (Zhao et al., CVPR 2019).
+
+Every layer computes ``out_i = sum_j A_ij * (message from j to i) + b`` with row ``i`` of the adjacency the
+*receiving* joint; the variants differ only in which weight matrix a message uses, which is visible in the
+parameter shapes (``W: (C_in, C_out)`` shared by everyone, ``(J, C_in, C_out)`` one per sender, ...).
+Explained in the book, chapter 3 ("Graph convolution"); the numbers quoted below come from models.md §3.
+The network that stacks them is :mod:`poselift_core.models.gcn`.
+
+Layout. The public ``forward`` of a layer takes and returns ``(B, J, C)`` like PyG's ``DenseGCNConv``.
+``propagate`` (used by the network) works joints-first, ``(J, B, C)``: then the aggregation ``A @ X`` is a
+single ``(J, J) @ (J, B*C)`` GEMM, a per-joint weight is one ``bmm`` over ``J`` and a shared weight one
+``(J*B, C_in) @ (C_in, C_out)`` GEMM, with no copies; this is where the speed-up over the reference
+einsum/transpose layout comes from (benchmarks/bench_models.py). A per-sample adjacency ``(B, J, J)`` (the
+conditional adjacency of :class:`~poselift_core.models.gcn.ConditionalAdjacency`) is accepted by every layer.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+__all__ = [
+    "VanillaGraphConv", "DecoupledVanillaGraphConv", "PreAggGraphConv", "DecoupledPreAggGraphConv",
+    "PostAggGraphConv", "DecoupledPostAggGraphConv", "ConvStyleGraphConv", "NoSharingGraphConv",
+    "ModulatedGraphConv", "SemGraphConv", "GRAPH_CONVS", "aggregate", "topological_rank",
+]
+
+Tensor = torch.Tensor
+
+
+# --------------------------------------------------------------------------- shared helpers
+def aggregate(adj: Tensor, h: Tensor) -> Tensor:
+    """``out_i = sum_j adj_ij h_j`` on joints-first features.
+
+    Args:
+        adj: ``(J, J)`` shared or ``(B, J, J)`` per-sample adjacency, row = receiver.
+        h: ``(J, B, C)``.
+    Returns:
+        ``(J, B, C)``.
+    """
+    J, B, C = h.shape
+    if adj.dim() == 2:  # one GEMM: (J, J) @ (J, B*C)
+        return (adj @ h.reshape(J, B * C)).view(J, B, C)
+    return torch.bmm(adj, h.transpose(0, 1)).transpose(0, 1)  # (B, J, J) @ (B, J, C)
+
+
+def _split_self(adj: Tensor) -> tuple[Tensor, Tensor]:
+    """Diagonal of ``adj`` as a row scale for ``(J, B, C)`` features, and the off-diagonal part."""
+    d = adj.diagonal(dim1=-2, dim2=-1)  # (J,) or (B, J)
+    scale = d.view(-1, 1, 1) if adj.dim() == 2 else d.t().unsqueeze(-1)  # (J, 1, 1) or (J, B, 1)
+    return scale, adj - torch.diag_embed(d)
+
+
+def _linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Shared per-joint linear map ``(J, B, C_in) @ (C_in, C_out) (+ b)`` as one GEMM."""
+    J, B, C = x.shape
+    flat = x.reshape(J * B, C)
+    out = flat @ weight if bias is None else torch.addmm(bias, flat, weight)
+    return out.view(J, B, weight.shape[-1])
+
+
+def _add_bias(out: Tensor, bias: Tensor | None) -> Tensor:
+    return out if bias is None else out + bias
+
+
+def _reference_uniform_(weight: Tensor, reference_shape: Sequence[int], gain: float = 1.414) -> None:
+    """Reference init: Xavier-uniform with gain 1.414 applied to the whole stacked N-D tensor.
+
+    PyTorch's fan rule on an N-D tensor uses ``fan_in = shape[1] * prod(shape[2:])`` and
+    ``fan_out = shape[0] * prod(shape[2:])``, so the bound depends on how the reference stacked its weights
+    (e.g. ``(1, C_in, C_out)`` for vanilla); ``reference_shape`` names that stacking (models.md §3.4).
+    """
+    receptive = math.prod(reference_shape[2:])
+    fan_in, fan_out = reference_shape[1] * receptive, reference_shape[0] * receptive
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    nn.init.uniform_(weight, -bound, bound)
+
+
+def topological_rank(parents: Sequence[int]) -> list[int]:
+    """Position of each joint in the smallest-index-first topological order (every parent before its children).
+
+    On a skeleton whose parents already precede their children (all built-in ones) this is the identity, so
+    masks built from it equal the upper/lower-triangle split of the reference code; for any other joint order
+    it still puts every parent before its children.
+    """
+    children: list[list[int]] = [[] for _ in parents]
+    for j, p in enumerate(parents):
+        if p >= 0:
+            children[p].append(j)
+    heap = [j for j, p in enumerate(parents) if p < 0]
+    rank = [0] * len(parents)
+    for position in range(len(parents)):
+        j = heapq.heappop(heap)
+        rank[j] = position
+        for c in children[j]:
+            heapq.heappush(heap, c)
+    return rank
+
+
+# --------------------------------------------------------------------------- the layers
+class _GraphConv(nn.Module):
+    """Plumbing shared by all layers: the adjacency buffer, the bias, shape checks and the public
+    ``(B, J, C)`` interface. Subclasses implement ``propagate`` on joints-first ``(J, B, C)`` features."""
+
+    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, bias: bool = True) -> None:
+        super().__init__()
+        adj = torch.as_tensor(adj, dtype=torch.get_default_dtype())
+        if adj.dim() != 2 or adj.shape[0] != adj.shape[1]:
+            raise ValueError(f"{type(self).__name__}: adjacency must be (J, J), got {tuple(adj.shape)}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.register_buffer("adj", adj.clone())  # in state_dict, follows .to(device)
+        if bias:
+            self.bias = nn.Parameter(torch.empty(out_channels))
+        else:
+            self.register_parameter("bias", None)
+
+    @property
+    def num_joints(self) -> int:
+        return self.adj.shape[0]
+
+    def adjacency(self) -> Tensor:
+        """The layer's own ``(J, J)`` aggregation matrix, used when ``forward`` gets no ``adj``."""
+        return self.adj
+
+    def reset_parameters(self) -> None:
+        if self.bias is not None:  # reference: U(-1/sqrt(C_out), 1/sqrt(C_out))
+            bound = 1.0 / math.sqrt(self.out_channels)
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
+        """``x: (B, J, C_in)``, ``adj: (J, J)`` or ``(B, J, J)`` or None (the layer's own) -> ``(B, J, C_out)``."""
+        J = self.num_joints
+        if x.dim() != 3 or x.shape[1] != J or x.shape[2] != self.in_channels:
+            raise ValueError(f"{type(self).__name__}: expected x of shape (B, J={J}, C_in={self.in_channels}), "
+                             f"got {tuple(x.shape)}")
+        if adj is not None and not (adj.shape[-2:] == (J, J) and (adj.dim() == 2 or (
+                adj.dim() == 3 and adj.shape[0] == x.shape[0]))):
+            raise ValueError(f"{type(self).__name__}: expected adj of shape (J, J) or (B, J, J) with "
+                             f"J={J}, B={x.shape[0]}, got {tuple(adj.shape)}")
+        return self.propagate(x.transpose(0, 1), adj).transpose(0, 1).contiguous()
+
+    def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:  # (J, B, C_in) -> (J, B, C_out)
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, num_joints={self.num_joints}"
+
+
+class VanillaGraphConv(_GraphConv):
+    r"""Vanilla graph convolution, full weight sharing (Kipf & Welling, ICLR 2017, as studied by Liu et al.,
+    "A Comprehensive Study of Weight Sharing in Graph Networks for 3D Human Pose Estimation", ECCV 2020).
+
+    .. math::
+        \mathbf{x}'_i = \sum_{j} \hat{A}_{ij} \mathbf{W} \mathbf{x}_j + \mathbf{b}
+
+    Args:
+        in_channels (int): :math:`C_{in}`.
+        out_channels (int): :math:`C_{out}`.
+        adj (Tensor): :math:`\hat{A}`, ``(J, J)``, row = receiving joint.
+        bias (bool): add :math:`\mathbf{b}` (default: ``True``).
+
+    Shapes:
+        input ``(B, J, C_in)`` and optional ``adj`` ``(J, J)`` / ``(B, J, J)``; output ``(B, J, C_out)``.
+        Parameters: ``weight (C_in, C_out)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, adj, bias)
+        self.weight = nn.Parameter(torch.empty(in_channels, out_channels))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        _reference_uniform_(self.weight, (1, self.in_channels, self.out_channels))  # stacked as (1, Ci, Co)
+
+    def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
+        adj = self.adjacency() if adj is None else adj
+        if self.in_channels <= self.out_channels:  # (A X) W: aggregate the narrower tensor (associativity)
+            return _linear(aggregate(adj, x), self.weight, self.bias)
+        return _add_bias(aggregate(adj, _linear(x, self.weight)), self.bias)
+
+
+class DecoupledVanillaGraphConv(_GraphConv):
+    r"""Decoupled vanilla graph convolution: one weight for the self-connection, one for all neighbours
+    (Liu et al., ECCV 2020).
+
+    .. math::
+        \mathbf{x}'_i = \hat{A}_{ii} \mathbf{W}_0 \mathbf{x}_i
+            + \sum_{j \neq i} \hat{A}_{ij} \mathbf{W}_1 \mathbf{x}_j + \mathbf{b}
+
+    Args and shapes as :class:`VanillaGraphConv`; parameters ``weight (2, C_in, C_out)`` (self, neighbours).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, adj, bias)
+        self.weight = nn.Parameter(torch.empty(2, in_channels, out_channels))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        _reference_uniform_(self.weight, self.weight.shape)
+
+    def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
+        self_scale, nb = _split_self(self.adjacency() if adj is None else adj)
+        if self.in_channels <= self.out_channels:  # both terms in one output buffer (addmm accumulates)
+            out = _linear(self_scale * x, self.weight[0], self.bias)
+            J, B, _ = x.shape
+            return torch.addmm(out.view(J * B, -1), aggregate(nb, x).reshape(J * B, -1), self.weight[1]).view_as(out)
+        return _add_bias(self_scale * _linear(x, self.weight[0]) + aggregate(nb, _linear(x, self.weight[1])),
+                         self.bias)
+
+
+class PreAggGraphConv(_GraphConv):
+    r"""Pre-aggregation graph convolution: every *sender* transforms its feature with its own matrix before
+    the messages are summed (Liu et al., ECCV 2020).
+
+    .. math::
+        \mathbf{x}'_i = \sum_{j} \hat{A}_{ij} \mathbf{W}_j \mathbf{x}_j + \mathbf{b}
+
+    Args as :class:`VanillaGraphConv`. Parameters ``weight (J, C_in, C_out)``, indexed by the sender ``j``.
+    """
+
+    num_weight_sets = 1
+
+    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, adj, bias)
+        shape = (self.num_joints, in_channels, out_channels)
+        if self.num_weight_sets > 1:
+            shape = (self.num_weight_sets,) + shape
+        self.weight = nn.Parameter(torch.empty(shape))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        _reference_uniform_(self.weight, (self.num_weight_sets, self.num_joints, self.in_channels,
+                                          self.out_channels))  # stacked as (1|2, J, Ci, Co)
+
+    def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
+        adj = self.adjacency() if adj is None else adj
+        return _add_bias(aggregate(adj, torch.bmm(x, self.weight)), self.bias)  # bmm over joints j
+
+
+class DecoupledPreAggGraphConv(PreAggGraphConv):
+    r"""Decoupled pre-aggregation graph convolution (Liu et al.'s best model, 4.22M parameters at width 128).
+
+    .. math::
+        \mathbf{x}'_i = \hat{A}_{ii} \mathbf{W}_{0,i} \mathbf{x}_i
+            + \sum_{j \neq i} \hat{A}_{ij} \mathbf{W}_{1,j} \mathbf{x}_j + \mathbf{b}
+
+    Parameters ``weight (2, J, C_in, C_out)``: ``[0]`` self, ``[1]`` indexed by the sender.
+    """
+
+    num_weight_sets = 2
+
+    def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
+        self_scale, nb = _split_self(self.adjacency() if adj is None else adj)
+        out = self_scale * torch.bmm(x, self.weight[0]) + aggregate(nb, torch.bmm(x, self.weight[1]))
+        return _add_bias(out, self.bias)
+
+
+class PostAggGraphConv(PreAggGraphConv):
+    r"""Post-aggregation graph convolution: the *receiver* transforms the aggregated feature with its own
+    matrix (Liu et al., ECCV 2020). Any-GCN's version crashes (models.md §3.8, quirk 1).
+
+    .. math::
+        \mathbf{x}'_i = \mathbf{W}_i \sum_{j} \hat{A}_{ij} \mathbf{x}_j + \mathbf{b}
+
+    Parameters ``weight (J, C_in, C_out)``, indexed by the receiver ``i``.
+    """
+
+    def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
+        adj = self.adjacency() if adj is None else adj
+        y = torch.bmm(aggregate(adj, x), self.weight)
+        return _add_bias(y, self.bias)
+
+
+class DecoupledPostAggGraphConv(PreAggGraphConv):
+    r"""Decoupled post-aggregation graph convolution (Liu et al., ECCV 2020).
+
+    .. math::
+        \mathbf{x}'_i = \mathbf{W}_{0,i} \hat{A}_{ii} \mathbf{x}_i
+            + \mathbf{W}_{1,i} \sum_{j \neq i} \hat{A}_{ij} \mathbf{x}_j + \mathbf{b}
+
+    Parameters ``weight (2, J, C_in, C_out)``: ``[0]`` self, ``[1]`` neighbours, both indexed by the receiver.
+    """
+
+    num_weight_sets = 2
+
+    def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
+        self_scale, nb = _split_self(self.adjacency() if adj is None else adj)
+        out = torch.bmm(self_scale * x, self.weight[0])
+        out = torch.baddbmm(out, aggregate(nb, x).contiguous(), self.weight[1])  # accumulate in place of a sum
+        return _add_bias(out, self.bias)
+
+
+class ConvStyleGraphConv(_GraphConv):
+    r"""Convolution-style graph convolution: separate weights for the self-connection, the neighbour towards
+    the root (parent) and the neighbours away from it (children) -- ST-GCN's spatial partition
+    (Liu et al., ECCV 2020).
+
+    .. math::
+        \mathbf{x}'_i = \hat{A}_{ii} \mathbf{W}_0 \mathbf{x}_i
+            + \sum_{j \in \mathcal{P}(i)} \hat{A}_{ij} \mathbf{W}_1 \mathbf{x}_j
+            + \sum_{j \in \mathcal{C}(i)} \hat{A}_{ij} \mathbf{W}_2 \mathbf{x}_j + \mathbf{b}
+
+    :math:`\mathcal{P}(i)` / :math:`\mathcal{C}(i)` are built from ``parents``, not from index order: pair
+    ``(i, j)`` goes to the parent side when ``j`` comes before ``i`` in a topological order of the tree
+    (:func:`topological_rank`), else to the children side. On bones this is exactly {parent} / {children}
+    for any joint order; on the Human3.6M orders (parents have smaller indices) it reproduces the reference's
+    strict lower/upper triangles, also for the off-skeleton pairs a dense conditional adjacency may carry.
+
+    Args:
+        parents (sequence of int): parent of every joint, ``-1`` for the root.
+        Other args as :class:`VanillaGraphConv`.
+
+    Shapes as :class:`VanillaGraphConv`; parameters ``weight (3, C_in, C_out)`` (self, parent, children).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
+                 bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, adj, bias)
+        if len(parents) != self.num_joints:
+            raise ValueError(f"ConvStyleGraphConv: {len(parents)} parents for a {self.num_joints}-joint adjacency")
+        rank = torch.tensor(topological_rank(parents))
+        self.register_buffer("parent_mask", (rank[None, :] < rank[:, None]).to(self.adj.dtype))  # [i, j]
+        self.register_buffer("child_mask", (rank[None, :] > rank[:, None]).to(self.adj.dtype))
+        self.weight = nn.Parameter(torch.empty(3, in_channels, out_channels))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        _reference_uniform_(self.weight, self.weight.shape)
+
+    def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
+        adj = self.adjacency() if adj is None else adj
+        self_scale, _ = _split_self(adj)
+        parts = (adj * self.parent_mask, adj * self.child_mask)
+        W = self.weight
+        if self.in_channels <= self.out_channels:
+            J, B, _ = x.shape
+            out = _linear(self_scale * x, W[0], self.bias).view(J * B, -1)
+            for part, w in zip(parts, W[1:]):
+                out = torch.addmm(out, aggregate(part, x).reshape(J * B, -1), w)
+            return out.view(J, B, -1)
+        out = self_scale * _linear(x, W[0])
+        for part, w in zip(parts, W[1:]):
+            out = out + aggregate(part, _linear(x, w))
+        return _add_bias(out, self.bias)
+
+
+class NoSharingGraphConv(_GraphConv):
+    r"""No weight sharing: one matrix per ordered (receiver, sender) pair (Liu et al., ECCV 2020).
+
+    .. math::
+        \mathbf{x}'_i = \sum_{j} \hat{A}_{ij} \mathbf{W}_{ij} \mathbf{x}_j + \mathbf{b}
+
+    Computed over the edge list (gather senders -> one ``bmm`` over pairs -> scatter-add to receivers).
+
+    Deliberate difference from the reference: by default only the pairs with :math:`\hat{A}_{ij} \neq 0`
+    (46 for the 16-joint skeleton, self-loops included) own a weight block. The reference stores all
+    :math:`J^2` blocks, of which 210 never receive a gradient (models.md §3.2): 6,062,211 instead of
+    33,721,731 parameters at the default size, with the same function and the same initial distribution.
+    ``dense_weights=True`` stores all :math:`J^2` blocks (reference count; needed if a dense conditional
+    adjacency should reach every pair -- with sparse storage, ``adj`` entries outside the stored pairs are
+    ignored because no weight exists for them). The reference's transposed indexing (quirk 3) is fixed: row
+    ``i`` of :math:`\hat{A}` is the receiver.
+
+    Args:
+        dense_weights (bool): store all :math:`J^2` blocks (default: ``False``).
+        Other args as :class:`VanillaGraphConv`.
+
+    Shapes as :class:`VanillaGraphConv`; parameters ``weight (E, C_in, C_out)`` for the ``E`` pairs in
+    ``edge_index (2, E)`` (rows: receiver, sender), or ``(J, J, C_in, C_out)`` with ``dense_weights``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, bias: bool = True,
+                 dense_weights: bool = False) -> None:
+        super().__init__(in_channels, out_channels, adj, bias)
+        J = self.num_joints
+        self.dense_weights = dense_weights
+        if dense_weights:  # receiver-major, so weight.view(J*J, Ci, Co) lines up with edge_index
+            edge_index = torch.stack(torch.meshgrid(torch.arange(J), torch.arange(J), indexing="ij")).view(2, -1)
+            self.weight = nn.Parameter(torch.empty(J, J, in_channels, out_channels))
+        else:
+            edge_index = (self.adj != 0).nonzero().t()
+            self.weight = nn.Parameter(torch.empty(edge_index.shape[1], in_channels, out_channels))
+        self.register_buffer("edge_index", edge_index.contiguous())
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        J = self.num_joints  # the reference bound of the full (J, J, Ci, Co) tensor, also for sparse storage
+        _reference_uniform_(self.weight, (J, J, self.in_channels, self.out_channels))
+
+    def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
+        adj = self.adjacency() if adj is None else adj
+        receiver, sender = self.edge_index
+        E = receiver.shape[0]
+        W = self.weight.view(E, self.in_channels, self.out_channels)
+        a = adj[..., receiver, sender]  # (E,) or (B, E)
+        a = a.view(E, 1, 1) if adj.dim() == 2 else a.t().unsqueeze(-1)  # (E, 1|B, 1)
+        h = torch.bmm(x.index_select(0, sender) * a, W)  # (E, B, C_out): one matrix per pair
+        J, B, _ = x.shape
+        out = h.new_zeros(J, B, self.out_channels).index_add_(0, receiver, h)
+        return _add_bias(out, self.bias)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", pairs={self.edge_index.shape[1]}"
+
+
+class ModulatedGraphConv(_GraphConv):
+    r"""Modulated graph convolution (Zou & Tang, "Modulated Graph Convolutional Network for 3D Human Pose
+    Estimation", ICCV 2021):
+    decoupled shared weights, a learnable per-joint modulation of the *sender* and a learnable dense
+    adjacency offset.
+
+    .. math::
+        \mathbf{x}'_i = \hat{A}'_{ii}\, \mathbf{m}_i \odot (\mathbf{W}_0 \mathbf{x}_i)
+            + \sum_{j \neq i} \hat{A}'_{ij}\, \mathbf{m}_j \odot (\mathbf{W}_1 \mathbf{x}_j) + \mathbf{b},
+        \qquad \hat{A}' = \tfrac{1}{2}\big[(\hat{A} + \mathbf{Q}) + (\hat{A} + \mathbf{Q})^\top\big]
+
+    ``Q`` is added to whatever adjacency is used, including a per-sample one (Any-GCN drops it when experts
+    are on, models.md §3.8 quirk 4).
+
+    Args:
+        modulation_init (str): ``"ones"`` (ModGCN-GT, Any-GCN) or ``"xavier"`` (ModGCN-benchmark,
+            Xavier-uniform gain 1.414 on ``(J, C_out)``) (default: ``"ones"``).
+        Other args as :class:`VanillaGraphConv`.
+
+    Shapes as :class:`VanillaGraphConv`; parameters ``weight (2, C_in, C_out)``, ``modulation (J, C_out)``,
+    ``adj_offset (J, J)`` (:math:`\mathbf{Q}`, initialised to ``1e-6``).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, bias: bool = True,
+                 modulation_init: str = "ones") -> None:
+        super().__init__(in_channels, out_channels, adj, bias)
+        if modulation_init not in ("ones", "xavier"):
+            raise ValueError(f"ModulatedGraphConv: modulation_init must be 'ones' or 'xavier', got {modulation_init!r}")
+        self.modulation_init = modulation_init
+        J = self.num_joints
+        self.weight = nn.Parameter(torch.empty(2, in_channels, out_channels))
+        self.modulation = nn.Parameter(torch.empty(J, out_channels))
+        self.adj_offset = nn.Parameter(torch.empty(J, J))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        _reference_uniform_(self.weight, self.weight.shape)
+        if self.modulation_init == "ones":
+            nn.init.ones_(self.modulation)
+        else:
+            _reference_uniform_(self.modulation, self.modulation.shape)
+        nn.init.constant_(self.adj_offset, 1e-6)
+
+    def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
+        A = (self.adjacency() if adj is None else adj) + self.adj_offset
+        self_scale, nb = _split_self(0.5 * (A + A.transpose(-1, -2)))
+        m = self.modulation.unsqueeze(1)  # (J, 1, C_out), row j modulates sender j
+        out = self_scale * (_linear(x, self.weight[0]) * m) + aggregate(nb, _linear(x, self.weight[1]) * m)
+        return _add_bias(out, self.bias)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", modulation_init={self.modulation_init!r}"
+
+
+class SemGraphConv(_GraphConv):
+    r"""Semantic graph convolution (Zhao et al., "Semantic Graph Convolutional Networks for 3D Human Pose
+    Regression", CVPR 2019): decoupled shared weights and learnable edge
+    weights on the skeleton's pattern, softmax-normalised over each receiver's neighbours and itself.
+
+    .. math::
+        \mathbf{x}'_i = S_{ii} \mathbf{W}_0 \mathbf{x}_i + \sum_{j \neq i} S_{ij} \mathbf{W}_1 \mathbf{x}_j
+            + \mathbf{b}, \qquad
+        S_{ij} = \frac{[\hat{A}_{ij} \neq 0]\, e^{E_{ij}}}{\sum_{k} [\hat{A}_{ik} \neq 0]\, e^{E_{ik}}}
+
+    :math:`E` is initialised to 1, so :math:`S` starts as :math:`D^{-1}(A + I)`. ``adj`` only provides the
+    pattern. Parameters per layer ``2 C_in C_out + nnz + C_out`` (nnz = 46 at 16 joints): 267,343 for the
+    default network, SemGCN's "0.27M".
+
+    Shapes as :class:`VanillaGraphConv`; parameters ``weight (2, C_in, C_out)``, ``edge_logits (nnz,)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, adj, bias)
+        self.register_buffer("edge_mask", self.adj != 0)
+        self.weight = nn.Parameter(torch.empty(2, in_channels, out_channels))
+        self.edge_logits = nn.Parameter(torch.empty(int(self.edge_mask.sum())))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        _reference_uniform_(self.weight, self.weight.shape)
+        nn.init.ones_(self.edge_logits)
+
+    propagate = DecoupledVanillaGraphConv.propagate  # same computation, with the learned adjacency below
+
+    def adjacency(self) -> Tensor:
+        logits = torch.full_like(self.adj, float("-inf")).masked_scatter(self.edge_mask, self.edge_logits)
+        return torch.softmax(logits, dim=-1)  # every row has its self-loop, so no row is all -inf
+
+
+# the names used by GCNConfig.variant and the model registry
+GRAPH_CONVS: dict[str, type[_GraphConv]] = {
+    "vanilla": VanillaGraphConv, "dc_vanilla": DecoupledVanillaGraphConv,
+    "preagg": PreAggGraphConv, "dc_preagg": DecoupledPreAggGraphConv,
+    "postagg": PostAggGraphConv, "dc_postagg": DecoupledPostAggGraphConv,
+    "convst": ConvStyleGraphConv, "nosharing": NoSharingGraphConv,
+    "modulated": ModulatedGraphConv, "semgcn": SemGraphConv,
+}

@@ -1,0 +1,94 @@
+"""Train a named recipe from a notebook and record the result: the glue chapters 3-5 of the book share.
+
+    trainer, results = train_recipe("gcn-vanilla-gt", profile="quick", data="sample")
+    save_run(results, data="sample", out_dir="runs")          # -> runs/results_vanilla.json
+    print(summary_line(results))
+
+:func:`train_recipe` is :class:`~poselift_core.train.Trainer` with the notebook parameters (profile, data, device,
+epochs, seed) applied to the recipe; it returns the trainer too, so a chapter can look inside the trained model.
+:func:`result_row` keeps the keys the results chapter reads (model, recipe, data, profile, MPJPE and P-MPJPE in
+mm, parameters, training time and throughput). The training loop itself is explained in chapter 6.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from .batching import PoseTensors
+
+__all__ = ["train_recipe", "result_row", "save_run", "summary_line"]
+
+
+def train_recipe(name: str, profile: str = "quick", data: str = "sample", data_dir: str | None = None,
+                 device: str = "auto", epochs: int | None = None, seed: int = 0,
+                 checkpoint_dir: str | Path | None = None,
+                 splits: tuple[PoseTensors, PoseTensors, dict] | None = None, **overrides: Any):
+    """Train recipe ``name`` in ``profile`` and return ``(trainer, results)``.
+
+    Args:
+        epochs: ``None`` keeps the recipe's epochs; otherwise replaces them.
+        seed: the recipe's seed (weights, batch order, dropout).
+        checkpoint_dir: folder for ``checkpoint.pt`` and the trainer's ``results.json``/``results.md``;
+            ``None`` writes nothing (the quick profile in the book).
+        splits: ``(train, test, info)`` from :func:`poselift_core.sources.load_data`, to load the data once
+            for several recipes; ``None`` loads them for this recipe.
+        overrides: further :class:`~poselift_core.recipes.Recipe` fields (validated).
+    """
+    from .recipes import get_recipe
+    from .train import RunConfig, Trainer
+
+    if epochs is not None:
+        overrides["epochs"] = int(epochs)
+    recipe = get_recipe(name, profile=profile, seed=int(seed), **overrides)
+    run = RunConfig(recipe, data=data, data_dir=data_dir, device=device, progress=False,
+                    out=None if checkpoint_dir is None else str(checkpoint_dir))
+    train_set, test_set, info = splits if splits is not None else (None, None, None)
+    trainer = Trainer(run, train_set, test_set, info)
+    results = trainer.fit()
+    return trainer, results
+
+
+def result_row(results: dict[str, Any], data: str) -> dict[str, Any]:
+    """The row a chapter saves for one trained model (read by :mod:`poselift_core.results`).
+
+    ``data`` is the notebook's data name (``"sample"``, ``"h36m"``, ...). ``train_samples_per_s`` is the
+    trainer's own figure when it reports one, else ``steps x batch / train_time_s`` (which includes the
+    per-epoch evaluation, so a lower bound). ``params`` duplicates ``parameters`` for
+    :func:`poselift_core.reproduce.results_markdown`.
+    """
+    info = results.get("data") if isinstance(results.get("data"), dict) else {}
+    recipe_cfg = results.get("recipe_config") or {}
+    cfg = results.get("model_config") or {}
+    widths = cfg.get("filter_widths")
+    speed = results.get("train_samples_per_s")
+    if speed is None and results.get("train_time_s") and results.get("steps") and recipe_cfg.get("batch_size"):
+        speed = results["steps"] * recipe_cfg["batch_size"] / results["train_time_s"]
+    return {
+        "model": results["model"], "recipe": results.get("recipe"), "data": data,
+        "keypoints": info.get("keypoints"), "profile": results.get("profile"),
+        "receptive_field": math.prod(widths) if widths else 1,
+        "mpjpe": results.get("mpjpe"), "p_mpjpe": results.get("p_mpjpe"), "tta": results.get("tta"),
+        "parameters": results.get("parameters"), "params": results.get("parameters"),
+        "train_time_s": results.get("train_time_s"), "train_samples_per_s": speed,
+        "epochs": results.get("epochs"), "steps": results.get("steps"), "seed": results.get("seed"),
+        "device": results.get("device"), "per_action": (results.get("per_action") or {}).get("mpjpe"),
+        "recipe_config": recipe_cfg,
+    }
+
+
+def save_run(results: dict[str, Any], data: str, out_dir: str | Path, name: str | None = None) -> Path:
+    """Write ``out_dir/results_<name>.json`` (default name: the model) with :func:`result_row`."""
+    from .reproduce import save_results
+
+    return save_results(name or results["model"], result_row(results, data), out_dir)
+
+
+def summary_line(results: dict[str, Any]) -> str:
+    """One line: model, recipe, steps, time and both errors."""
+    def mm(v: Any) -> str:
+        return "n/a" if v is None else f"{v:.1f} mm"
+
+    return (f"{results['model']:<12} ({results.get('recipe')}): {results.get('steps')} steps in "
+            f"{results.get('train_time_s', float('nan')):.0f} s, MPJPE {mm(results.get('mpjpe'))}, "
+            f"P-MPJPE {mm(results.get('p_mpjpe'))}")

@@ -1,0 +1,57 @@
+"""DistributedDataParallel on CPU (gloo): two processes under torchrun match one process on the same global batch.
+
+Each rank takes a disjoint slice of the same shuffled global batch (31 samples: uneven slices of 16 and 15), the
+GCN's BatchNorms are synchronised (poselift's gloo-capable SyncBatchNorm, since torch's needs CUDA) and each rank's
+loss is weighted by its share, so the gradient is the single-process one up to float rounding.
+
+SGD rather than the recipe's Adam: the bias of a layer followed by BatchNorm has a gradient that is zero in exact
+arithmetic, i.e. pure rounding noise, which Adam rescales into full-size steps; any change of summation order (two
+ranks instead of one) then moves those biases by about lr per step. SGD keeps noise noise-sized.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from poselift_core.__main__ import main
+from poselift_core.checkpoint import read_checkpoint
+from poselift_core.data.fixtures import make_fake_h36m
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                                reason="torch.distributed with the gloo backend is not available")
+
+
+def args(data_dir, out):
+    return ["train", "--recipe", "gcn-vanilla-gt", "--profile", "quick", "--data", "h36m", "--data-dir", str(data_dir),
+            "--train-subjects", "S1", "--test-subjects", "S9", "--out", str(out), "--no-progress", "--device", "cpu",
+            "--epochs", "2", "--batch-size", "31", "--set", 'model_overrides={"hidden": 16, "num_blocks": 1}',
+            "max_steps_per_epoch=3", "flip_aug=true", "optimizer=sgd", "lr=0.05"]
+
+
+@pytest.mark.slow   # two fresh interpreters importing torch: 10-25 s on two cores
+def test_two_gloo_ranks_match_one_process(tmp_path):
+    data_dir = tmp_path / "h36m"
+    make_fake_h36m(data_dir, subjects=("S1", "S9"), frames=40)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(args(data_dir, tmp_path / "single")) == 0
+    finally:
+        torch.set_num_threads(threads)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "poselift_core", *args(data_dir, tmp_path / "ddp")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    single, ddp = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("single", "ddp"))
+    assert (single["world_size"], ddp["world_size"]) == (1, 2)
+    assert ddp["steps"] == single["steps"] == 6
+    assert ddp["mpjpe"] == pytest.approx(single["mpjpe"], abs=1e-3)
+    assert [h["loss"] for h in ddp["history"]] == pytest.approx([h["loss"] for h in single["history"]], rel=1e-5)
+    w1, w2 = (read_checkpoint(tmp_path / d / "checkpoint.pt")["model"] for d in ("single", "ddp"))
+    assert w1.keys() == w2.keys()
+    for k in w1:
+        torch.testing.assert_close(w2[k], w1[k], rtol=1e-4, atol=1e-6, msg=k)

@@ -1,0 +1,46 @@
+"""The notebooks' training glue: parameters reach the recipe, rows carry what the results chapter reads."""
+import json
+
+import pytest
+import torch
+
+from poselift_core.runs import result_row, save_run, summary_line, train_recipe
+
+
+def _fake_results(**extra):
+    return {"model": "vanilla", "recipe": "gcn-vanilla-gt", "profile": "quick", "mpjpe": 250.0, "p_mpjpe": 200.0,
+            "parameters": 135171, "train_time_s": 8.0, "steps": 40, "epochs": 2, "seed": 3,
+            "data": {"source": "sample", "keypoints": "gt"}, "recipe_config": {"batch_size": 64},
+            "model_config": {"variant": "vanilla"}, "per_action": {"mpjpe": {"Walk": 1.0, "Average": 1.0}},
+            **extra}
+
+
+def test_row_speed_falls_back_to_steps_times_batch_over_time():
+    row = result_row(_fake_results(), "sample")
+    assert row["train_samples_per_s"] == pytest.approx(40 * 64 / 8.0)
+    assert row["data"] == "sample" and row["keypoints"] == "gt"
+    assert row["parameters"] == row["params"] == 135171
+    assert row["receptive_field"] == 1
+
+
+def test_row_prefers_the_trainers_throughput_and_reads_the_window():
+    row = result_row(_fake_results(train_samples_per_s=999.0, model_config={"filter_widths": [3, 3, 3]}), "h36m")
+    assert row["train_samples_per_s"] == 999.0
+    assert row["receptive_field"] == 27
+
+
+def test_save_run_writes_one_json_named_after_the_model(tmp_path):
+    path = save_run(_fake_results(), "sample", tmp_path)
+    assert path.name == "results_vanilla.json"
+    rows = json.loads(path.read_text())
+    assert rows[0]["mpjpe"] == 250.0 and rows[0]["recipe"] == "gcn-vanilla-gt"
+    assert "250.0 mm" in summary_line(_fake_results())
+
+
+def test_train_recipe_applies_epochs_seed_and_overrides():
+    torch.set_num_threads(1)
+    trainer, results = train_recipe("gcn-vanilla-gt", profile="quick", data="sample", epochs=1, seed=5,
+                                    max_steps_per_epoch=3, eval_max_frames=48, device="cpu")
+    assert results["epochs"] == 1 and results["steps"] == 3
+    assert trainer.recipe.seed == 5 and results["recipe_config"]["max_steps_per_epoch"] == 3
+    assert 0 < results["mpjpe"] < 5000 and results["frames"] <= 48 + trainer.test_set.num_sequences

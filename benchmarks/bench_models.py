@@ -15,7 +15,10 @@ For each model in ``poselift_core.models.available()`` (GLA-GCN at 27 and 243 fr
   re-implementation of the released Any-GCN layout (benchmarks/reference_gcn.py, checked to compute the same
   function) interleaved step by step with ours, and reports the median per-step ratio.
 
-Models that fail to build or run are skipped with a message. All models take < 10 minutes on a 2-core CPU.
+Models that fail to build or run are skipped with a message. All models take < 10 minutes on a quiet 2-core CPU.
+On a loaded machine, multi-thread CPU timings collapse from OpenMP barrier waits (measured 100x slower for
+small models); run with ``OMP_WAIT_POLICY=PASSIVE`` or ``--threads 1`` there. ``--amp bf16`` on a CPU without
+native bf16 (AVX2 only) is much slower than fp32; it is meant for CUDA.
 
     python benchmarks/bench_models.py                       # all models, CPU, 2 threads
     python benchmarks/bench_models.py --models vanilla,dc_preagg --reference
@@ -176,7 +179,9 @@ def inference_latency_ms(model: nn.Module, x1: torch.Tensor, amp: str | None, re
 
 def reference_ratio(case: Case, model: nn.Module, x: torch.Tensor, amp: str | None, device: str) -> str:
     """Median per-step time ratio reference layout / ours, steps interleaved (robust to machine load)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
     reference_gcn = importlib.import_module("reference_gcn")
     if case.name not in reference_gcn.VARIANTS or case.overrides:
         return "—"

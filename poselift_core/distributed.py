@@ -17,6 +17,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+_OWNED = False   # True while a process group created by init_from_env is alive
+
+
 @dataclass
 class DistInfo:
     rank: int = 0
@@ -39,8 +42,10 @@ def init_from_env(device_type: str) -> DistInfo:
     """
     if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return DistInfo()
+    global _OWNED
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+        _OWNED = True
     info = DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
     if device_type == "cuda":
         torch.cuda.set_device(info.local_rank)
@@ -48,8 +53,11 @@ def init_from_env(device_type: str) -> DistInfo:
 
 
 def shutdown() -> None:
-    if dist.is_available() and dist.is_initialized():
+    """Destroy the process group if :func:`init_from_env` created it (not one the caller set up)."""
+    global _OWNED
+    if _OWNED and dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+    _OWNED = False
 
 
 class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):

@@ -33,7 +33,7 @@ from . import __version__
 from .batching import PoseTensors, iterate_minibatches, make_batch, num_batches
 from .checkpoint import (FORMAT_VERSION, CheckpointError, capture_rng, model_config_dict, read_checkpoint,
                          restore_rng, save_checkpoint, seed_everything)
-from .distributed import DistInfo, barrier, convert_sync_batchnorm, init_from_env
+from .distributed import DistInfo, barrier, convert_sync_batchnorm, init_from_env, shutdown
 from .evaluate import evaluate, results_markdown
 from .optim import build_optimizer, lr_at, pose_loss, set_lr
 from .recipes import Recipe
@@ -350,14 +350,15 @@ class Trainer:
     def save_checkpoint(self) -> Path | None:
         """Write ``out/checkpoint.pt`` atomically (rank 0); refuses to save non-finite weights."""
         path = self.checkpoint_path
-        if path is None or not self.dist.is_main:
-            barrier()
+        if path is None:
             return None
+        # every rank checks (the weights are identical), so no rank is left waiting in the barrier
         bad = [n for n, p in self.model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()]
         if bad:
             raise NonFiniteLossError(f"refusing to overwrite {path}: non-finite values in {bad[:5]}")
-        save_checkpoint(self.state_dict(), path)
-        barrier()          # other ranks wait, so a killed job never leaves them ahead of the file
+        if self.dist.is_main:
+            save_checkpoint(self.state_dict(), path)
+        barrier()          # other ranks wait, so none runs ahead of the file
         return path
 
     def load_checkpoint(self, path: Path | None) -> None:
@@ -393,5 +394,11 @@ def git_commit() -> str | None:
 
 
 def train(run: RunConfig, train_set: PoseTensors | None = None, test_set: PoseTensors | None = None) -> dict[str, Any]:
-    """Train ``run.recipe`` and return the results dict (also written to ``run.out`` when set)."""
-    return Trainer(run, train_set, test_set).fit()
+    """Train ``run.recipe`` and return the results dict (also written to ``run.out`` when set).
+
+    Under ``torchrun`` the process group is created here and destroyed at the end, also after an error.
+    """
+    try:
+        return Trainer(run, train_set, test_set).fit()
+    finally:
+        shutdown()

@@ -414,9 +414,8 @@ class NoSharingGraphConv(_GraphConv):
 
 class ModulatedGraphConv(_GraphConv):
     r"""Modulated graph convolution (Zou & Tang, "Modulated Graph Convolutional Network for 3D Human Pose
-    Estimation", ICCV 2021):
-    decoupled shared weights, a learnable per-joint modulation of the *sender* and a learnable dense
-    adjacency offset.
+    Estimation", ICCV 2021): decoupled shared weights, a learnable per-joint modulation of the *sender* and a
+    learnable dense adjacency offset.
 
     .. math::
         \mathbf{x}'_i = \hat{A}'_{ii}\, \mathbf{m}_i \odot (\mathbf{W}_0 \mathbf{x}_i)
@@ -469,16 +468,17 @@ class ModulatedGraphConv(_GraphConv):
 
 class SemGraphConv(_GraphConv):
     r"""Semantic graph convolution (Zhao et al., "Semantic Graph Convolutional Networks for 3D Human Pose
-    Regression", CVPR 2019): decoupled shared weights and learnable edge
-    weights on the skeleton's pattern, softmax-normalised over each receiver's neighbours and itself.
+    Regression", CVPR 2019): decoupled shared weights and learnable edge weights on the skeleton's pattern,
+    softmax-normalised over each receiver's neighbours and itself.
 
     .. math::
         \mathbf{x}'_i = S_{ii} \mathbf{W}_0 \mathbf{x}_i + \sum_{j \neq i} S_{ij} \mathbf{W}_1 \mathbf{x}_j
             + \mathbf{b}, \qquad
         S_{ij} = \frac{[\hat{A}_{ij} \neq 0]\, e^{E_{ij}}}{\sum_{k} [\hat{A}_{ik} \neq 0]\, e^{E_{ik}}}
 
-    :math:`E` is initialised to 1, so :math:`S` starts as :math:`D^{-1}(A + I)`. ``adj`` only provides the
-    pattern. Parameters per layer ``2 C_in C_out + nnz + C_out`` (nnz = 46 at 16 joints): 267,343 for the
+    :math:`E` is initialised to 1, so :math:`S` starts as :math:`D^{-1}(A + I)`. The constructor's ``adj``
+    only provides the pattern; an ``adj`` given to ``forward`` (e.g. a conditional adjacency built on
+    :math:`S` by the network) is used in place of :math:`S`. Parameters per layer ``2 C_in C_out + nnz + C_out`` (nnz = 46 at 16 joints): 267,343 for the
     default network, SemGCN's "0.27M".
 
     Shapes as :class:`VanillaGraphConv`; parameters ``weight (2, C_in, C_out)``, ``edge_logits (nnz,)``.

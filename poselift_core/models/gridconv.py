@@ -1,7 +1,7 @@
 """GridConv: 3D pose lifting by convolution on a 5x5 semantic grid (Kang et al., AAAI 2023).
 
 Paper: "3D Human Pose Lifting with Grid Convolution", https://arxiv.org/abs/2302.08760.
-Explained in the book's GridConv chapter ("Lifting on a grid"). The pipeline is
+Explained in the book's GridConv chapter. The pipeline is
 
     joints (B, 17, 2) --SGT--> grid (B, 2, 5, 5) --grid convolutions--> grid (B, 3, 5, 5) --SGT^-1--> joints (B, 17, 3)
 

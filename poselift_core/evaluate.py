@@ -2,10 +2,12 @@
 and tabulate per action (paper-style unweighted average) and per subject.
 
 Single-frame models run on batches of frames. Temporal models (``receptive_field > 1``) lift whole sequences
-with ``model.lift_sequence`` when they have it — one pass shares the convolutions of neighbouring windows —
-otherwise they gather the edge-padded window of each frame, ``batch_size`` windows at a time. Long sequences
-are cut into blocks with ``receptive_field // 2`` frames of context on each side, so the result is exactly the
-whole-sequence one while memory stays bounded. Explained in the book, chapter 7 ("Evaluation").
+with ``model.lift_sequence`` when they have one and every frame is scored (a model may share work between
+neighbouring windows there); long sequences are cut into blocks with ``receptive_field // 2`` frames of context
+on each side, so the result is exactly the whole-sequence one while memory stays bounded. Otherwise (no
+``lift_sequence``, or a ``max_frames`` subset) the edge-padded window of each scored frame is gathered,
+``batch_size`` windows at a time. Both paths give the same numbers (tests/test_train.py).
+Explained in the book, chapter 7 ("Evaluation").
 """
 from __future__ import annotations
 
@@ -59,7 +61,9 @@ def predict(model: torch.nn.Module, tensors: PoseTensors, tta: bool = False, bat
         return predict_with_flip(fn, x, sk, kl, kr) if tta else fn(x)
 
     frames, preds = [], []
-    if rf > 1 and hasattr(model, "lift_sequence"):
+    # lift_sequence also predicts the rf//2 context frames each side of a block: worth it for whole sequences,
+    # wasteful for the short runs of a max_frames evaluation, where the window path scores only what is asked
+    if rf > 1 and hasattr(model, "lift_sequence") and max_frames is None:
         # whole sequences, in blocks with rf//2 frames of real context each side (edge padding only at the ends)
         h = rf // 2
         lift = model.lift_sequence

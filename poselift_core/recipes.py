@@ -188,8 +188,9 @@ def _full_recipes() -> dict[str, Recipe]:
 # Quick profile: (batch size, steps per epoch, frames scored) per model family, sized from the CPU throughputs of
 # models.md 6 so each recipe trains in one to two minutes on two cores; two epochs. Temporal models and GridConv
 # are scored once, after the last epoch (a 243-frame window costs about 100x a single-frame pose).
+# GLA-GCN gets more, smaller steps: RAdam's variance rectification keeps its first hundred or so steps small.
 _QUICK_BUDGET = {"gcn": (64, 150, 2000), "gridconv": (32, 60, 2000),
-                 "glagcn-27": (16, 60, 1000), "glagcn-81": (8, 40, 500), "glagcn-243": (4, 25, 200)}
+                 "glagcn-27": (8, 150, 500), "glagcn-81": (4, 100, 300), "glagcn-243": (2, 50, 200)}
 
 
 def _quick(recipe: Recipe) -> Recipe:

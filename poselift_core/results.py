@@ -13,7 +13,7 @@ Three sources meet in the results chapter (chapter 6, "Results"), and this modul
 
 A run's numbers are only comparable with a paper row when the data and recipe match (Human3.6M, the same 2D
 input, the full recipe); :func:`data_label` and :func:`comparability_note` say which data produced which row.
-Tables are rendered as Markdown (:func:`markdown_table`), so no dataframe library is needed.
+Rows are plain dicts; :mod:`poselift_core.tables` renders them (no dataframe library needed).
 """
 from __future__ import annotations
 
@@ -45,8 +45,11 @@ __all__ = [
     "speed_rows",
     "reference_size",
     "GLAGCN_REFERENCE_BY_FRAMES",
-    "markdown_table",
     "paper_rows",
+    "RUN_COLUMNS",
+    "PAPER_COLUMNS",
+    "SIZE_COLUMNS",
+    "SPEED_COLUMNS",
 ]
 
 
@@ -287,12 +290,13 @@ def paper_match(model: str, keypoints: str | None = "gt", frames: int = 1,
 
 def side_by_side(runs: Iterable[Mapping[str, Any]],
                  papers: Sequence[PaperResult] = PAPER_RESULTS) -> list[dict[str, Any]]:
-    """Each normalised run with the matching paper numbers (``paper_mpjpe``, ``paper_p_mpjpe``, ``paper``)."""
+    """Each normalised run with the matching paper row's ``paper_mpjpe``, ``paper_p_mpjpe``, ``paper_status`` and
+    ``paper_source`` (``None`` where the paper reports no such model, input and window)."""
     out = []
     for r in runs:
         p = paper_match(r["model"], r.get("keypoints"), r.get("frames") or 1, papers)
         out.append({**r, "paper_mpjpe": p.mpjpe if p else None, "paper_p_mpjpe": p.p_mpjpe if p else None,
-                    "paper": f"{p.source} ({p.status})" if p else None})
+                    "paper_status": p.status if p else None, "paper_source": p.source if p else None})
     return out
 
 
@@ -302,7 +306,7 @@ def comparability_note(runs: Iterable[Mapping[str, Any]]) -> str:
     for r in runs:
         src, profile = r.get("data_source"), r.get("profile") or "?"
         if src != "h36m" or profile != "full":
-            key = (DATA_NAMES.get(str(src), str(src)), profile)
+            key = ("the bundled sample" if src == "sample" else DATA_NAMES.get(str(src), str(src)), profile)
             groups[key] = groups.get(key, 0) + 1
     lines = [f"Rows measured on {name} ({profile} profile; {n} row{'s' * (n != 1)}) are not comparable with the "
              f"paper rows (Human3.6M, full recipe)." for (name, profile), n in groups.items()]
@@ -400,32 +404,27 @@ def speed_rows(names: Sequence[str], batch_sizes: Mapping[str, int] | int = 64,
     return rows
 
 
-# --------------------------------------------------------------------------- rendering
-def _cell(value: Any, fmt: str | None) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "–"
-    if fmt == "count":
-        return f"{int(value):,}"
-    if fmt == "M":
-        return f"{value / 1e6:.2f}M"
-    if fmt and isinstance(value, (int, float)):
-        return format(value, fmt)
-    return str(value).replace("|", "\\|")
-
-
-def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[tuple[str, str, str | None]]) -> str:
-    """A Markdown table of ``rows``; ``columns`` are ``(key, header, format)``.
-
-    ``format`` is a ``format()`` spec (``".1f"``), ``"count"`` (thousands separators), ``"M"`` (millions,
-    ``"4.22M"``) or ``None`` (``str``). Numeric columns are right-aligned; ``None`` / NaN print as ``–``.
-    """
-    head = "| " + " | ".join(h for _, h, _ in columns) + " |"
-    rule = "|" + "|".join("---:" if f else "---" for _, _, f in columns) + "|"
-    body = ["| " + " | ".join(_cell(r.get(k), f) for k, _, f in columns) + " |" for r in rows]
-    return "\n".join([head, rule, *body]) + "\n"
+# --------------------------------------------------------------------------- display
+# Columns (key, header, format) of the results chapter's tables, for poselift_core.tables.html_table.
+RUN_COLUMNS = [("model", "model", None), ("recipe", "recipe", None), ("data", "data", None),
+               ("profile", "profile", None), ("frames", "frames", "d"), ("mpjpe", "MPJPE", ".1f"),
+               ("p_mpjpe", "P-MPJPE", ".1f"), ("paper_mpjpe", "paper MPJPE", "num"),
+               ("paper_p_mpjpe", "paper P-MPJPE", "num"), ("paper_status", "paper status", None),
+               ("parameters", "params", "M"), ("samples_per_s", "train samples/s", ".0f"), ("source", "source", None)]
+PAPER_COLUMNS = [("method", "method", None), ("poselift", "poselift model", None), ("input", "2D input", None),
+                 ("frames", "frames", "d"), ("mpjpe", "MPJPE", "num"), ("p_mpjpe", "P-MPJPE", "num"),
+                 ("params", "params (reported)", None), ("status", "status", None), ("source", "source", None),
+                 ("note", "note", None)]
+SIZE_COLUMNS = [("model", "model", None), ("parameters", "this library", "count"),
+                ("reference", "original code", "count"), ("ratio", "ratio", ".3f"), ("reported", "paper", None),
+                ("note", "note", None)]
+SPEED_COLUMNS = [("model", "model", None), ("frames", "frames", "d"), ("batch", "batch", "d"),
+                 ("samples_per_s", "samples/s", ".0f"), ("relative", "relative to vanilla", ".3f"),
+                 ("reference_samples_per_s", "original code, samples/s", "num"),
+                 ("reference_relative", "original, relative", ".3f")]
 
 
 def paper_rows(papers: Sequence[PaperResult] = PAPER_RESULTS) -> list[dict[str, Any]]:
-    """:data:`PAPER_RESULTS` as dicts with display labels (for :func:`markdown_table`)."""
+    """:data:`PAPER_RESULTS` as dicts with display labels (for :func:`poselift_core.tables.html_table`)."""
     return [{**asdict(p), "input": keypoints_label(p.keypoints), "poselift": p.model or "(not implemented)"}
             for p in papers]

@@ -537,20 +537,17 @@ def test_registry_names_build_their_layer_on_any_skeleton():
 
 def test_torch_compile_matches_eager_forward_and_backward():
     torch.manual_seed(0)
-    m = MODEL_BUILDERS["dc_preagg"](hidden=8, num_blocks=1, num_experts=2)
+    m = MODEL_BUILDERS["dc_preagg"](hidden=8, num_blocks=1)
     x = torch.randn(4, 16, 2)
     compiled = torch.compile(m, backend="aot_eager")  # graph capture + AOT autograd, no C++ toolchain needed
-    m.eval()
-    torch.testing.assert_close(compiled(x), m(x))
-    m.train()
-    grads = []
+    results = []
     for model in (m, compiled):
         m.zero_grad()
-        torch.manual_seed(1)  # the router's dropout draws the same mask in both runs
-        model(x).square().mean().backward()
-        grads.append([p.grad.clone() for p in m.parameters()])
-    for eager_grad, compiled_grad in zip(*grads):
-        torch.testing.assert_close(compiled_grad, eager_grad)
+        y = model(x)
+        y.square().mean().backward()
+        results.append([y.detach()] + [p.grad.clone() for p in m.parameters()])
+    for eager, traced in zip(*results):
+        torch.testing.assert_close(traced, eager)
 
 
 @pytest.mark.slow  # about a minute on 2 shared cores: inductor compiles C++ for forward and backward

@@ -57,8 +57,11 @@ def test_paper_match_uses_model_input_and_window():
     assert R.paper_match("glagcn", "gt", frames=243).status == "disputed"
     assert R.paper_match("glagcn", "gt", frames=27) is None     # the paper reports no 27-frame H36M number
     assert R.paper_match("vanilla", "gt") is None
-    rows = R.side_by_side([R.normalize_run(_trainer_results("modulated"))])
-    assert (rows[0]["paper_mpjpe"], rows[0]["paper_p_mpjpe"]) == (37.43, 29.73)
+    rows = R.side_by_side([R.normalize_run(_trainer_results("modulated")), R.normalize_run(_trainer_results())])
+    assert (rows[0]["paper_mpjpe"], rows[0]["paper_p_mpjpe"], rows[0]["paper_status"]) == (37.43, 29.73, "third-party")
+    assert rows[1]["paper_mpjpe"] is None and rows[1]["paper_source"] is None
+    for columns, table in ((R.RUN_COLUMNS, rows), (R.PAPER_COLUMNS, R.paper_rows())):  # every column has a value
+        assert {k for k, _, _ in columns} <= set(table[0]), columns
 
 
 def test_every_paper_row_is_well_formed():
@@ -76,7 +79,7 @@ def test_comparability_note_names_the_data_and_profile():
     quick = R.normalize_run(_trainer_results())
     full = R.normalize_run(_trainer_results(source="h36m", profile="full"))
     note = R.comparability_note([quick, quick, full])
-    assert "bundled sample (quick profile; 2 rows)" in note and "not comparable" in note
+    assert "Rows measured on the bundled sample (quick profile; 2 rows)" in note and "not comparable" in note
     assert "Human3.6M (full" not in note
     assert "All rows were measured on Human3.6M" in R.comparability_note([full])
 
@@ -98,16 +101,6 @@ def test_train_step_throughput_runs_a_real_backward():
     assert rate > 0
     assert all(p.grad is not None for p in model.parameters())   # backward reached every parameter
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no optimiser step
-
-
-def test_markdown_table_formats_and_aligns():
-    text = R.markdown_table([{"m": "a|b", "x": 1.234, "n": 1234567, "p": None}],
-                            [("m", "model", None), ("x", "err", ".1f"), ("n", "params", "count"), ("p", "P", "M")])
-    head, rule, row = text.strip().splitlines()
-    assert head == "| model | err | params | P |"
-    assert rule == "|---|---:|---:|---:|"
-    assert row == "| a\\|b | 1.2 | 1,234,567 | – |"
-    assert R.markdown_table([], [("m", "model", "M")]).count("\n") == 2
 
 
 def test_speed_rows_relate_to_the_baseline_and_the_reference():

@@ -9,21 +9,30 @@ an adaptive graph convolution followed by a strided temporal convolution), which
 per-stage strides down to one frame; a per-joint linear map ("local", the individually connected layer)
 then reads out the 3D pose of the centre frame.
 
-Conventions that differ from the released code (same function, different bookkeeping):
+Conventions that differ from the released code (same function, different bookkeeping; ``benchmarks/
+reference_glagcn.py`` re-implements the released layout and ``benchmarks/bench_glagcn.py`` checks that both
+compute the same outputs before timing them):
 
 * **Graphs are row-receiver** (models.md section 0.1): ``out_i = sum_j G[i, j] x_j``. The original multiplies
   on the right, ``out[w] = sum_v x[v] G[v, w]`` (column = receiver), so every graph here is the transpose of
-  the original's, including the learnable ``P`` (only matters when importing original weights).
-* **Activations are joint-major and channels-last**, ``(B, J, T, C)``. Then every 1x1 convolution is a
-  linear map on the last axis (identical parameter count), one sample's graph aggregation is a single
-  ``(J, J) @ (J, T*C)`` matmul, and the kernel-(9, 1) temporal convolution runs on a zero-copy
-  channels-last view. ``benchmarks/bench_glagcn.py`` compares this against the original layout.
-* The three subsets are batched: one linear map gives all ``theta_k, phi_k`` and one batched matmul all
-  attention logits.
+  the original's (its column normalisation over senders is our row normalisation), including the learnable
+  ``P`` (only matters when importing original weights).
+* **Activations are joint-major and channels-last**, ``(B, J, T, C)``. Every 1x1 convolution is then a
+  linear map on the last axis (same parameters), one sample's graph aggregation is a single
+  ``(J, J) @ (J, T*C)`` matmul, the attention logits contract each joint's contiguous ``(T, C_e)`` block,
+  and the temporal convolution is oneDNN's conv on the zero-copy channels-last view ``(B, C, J, T)``.
+* The three subsets are batched: one linear map gives all ``theta_k, phi_k``, one batched matmul all logits.
+  The ``2 -> C`` expansion unit never forms its ``C_e``-channel embeddings (see :class:`AdaptiveGraphConv`).
+* Dropout masks come from 15-bit chunks of 64-bit random integers (:func:`dropout`), not ``bernoulli_``.
+
+A dilated whole-sequence pass that shares work between neighbouring windows (VideoPose3D) is not exact here:
+the temporal convolutions zero-pad at every window border, and each unit's attention graph ``S_k`` depends on
+all frames of the window, so :meth:`GLAGCN.lift_sequence` evaluates the windows in chunks.
 
 Fixed quirks (models.md 4.7): graphs are buffers, nothing calls ``.cuda()`` (1); dropout is out-of-place (2);
 the read-out can be shared (released code) or per-joint (paper) (3); the HumanEva graph is built from the
-parent list like every other, so "inward"/"outward" are a consistent root-ward split there too (7).
+parent list like every other, so "inward"/"outward" are a consistent root-ward split there too, unlike the
+released HumanEva edge list, which mixes directions (7).
 """
 from __future__ import annotations
 
@@ -61,10 +70,11 @@ BN_MOMENTUM_START, BN_MOMENTUM_END = 0.1, 0.001
 def spatial_partition(skeleton: "Skeleton | str | int") -> torch.Tensor:
     """The three fixed subset graphs ``A`` of shape ``(3, J, J)``, row ``i`` = receiving joint.
 
-    ``A[0] = I`` (self); ``A[1][c, parent(c)] = 1``: a child receives its parent, the root nothing
-    ("inward" edges child -> parent of ST-GCN, column-normalised in the original, where every column holds
-    one parent); ``A[2][p, c] = 1 / #children(p)``: a parent receives the mean of its children ("outward").
-    Built from ``skeleton.parents``, so any joint order gives the same graph up to permutation.
+    ``A[0] = I`` (self); ``A[1][c, parent(c)] = 1``: a child receives its parent, the root nothing (ST-GCN's
+    "inward" edge list child -> parent); ``A[2][p, c] = 1 / #children(p)``: a parent receives the mean of its
+    children ("outward"). The original stores the transposes and normalises their columns (over senders);
+    normalising our rows is the same. Built from ``skeleton.parents``, so any joint order gives the same
+    graph up to permutation.
     """
     sk = get_skeleton(skeleton)
     J = sk.num_joints
@@ -86,10 +96,13 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     about 4x the cost of the whole mask below). Here one 64-bit random integer gives four 15-bit uniforms
     (``random_()`` fills ``[0, 2^63)``, so the top bit of the last 16-bit chunk is masked off in all of them);
     ``p`` is therefore rounded to a multiple of ``2^-15`` (0.1 -> 0.100006), and the scale uses that rounded
-    value so the output stays unbiased.
+    value so the output stays unbiased. Under ``torch.compile`` (which cannot trace ``random_``) it is plain
+    ``F.dropout``, whose mask inductor generates in a fused kernel anyway.
     """
     if not training or p == 0.0:
         return x
+    if torch.compiler.is_compiling():
+        return F.dropout(x, p, training)
     n, threshold = x.numel(), round(p * 32768)
     bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_()
     keep = (bits.view(torch.int16)[:n] & 0x7FFF) >= threshold                # P(keep) = 1 - threshold / 2^15

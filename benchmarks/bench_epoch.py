@@ -38,7 +38,8 @@ BENCH_RECIPES = {
     "dgridconv": "gridconv-gt",
     "glagcn": "glagcn-h36m-gt-243",
 }
-TARGETS_H100_S = {"dgridconv": 15.0, "glagcn": 600.0, **{v: 5.0 for v in BENCH_RECIPES if v not in ("dgridconv", "glagcn")}}
+TARGETS_H100_S = {"dgridconv": 15.0, "glagcn": 600.0,
+                  **{v: 5.0 for v in BENCH_RECIPES if v not in ("dgridconv", "glagcn")}}
 CPU_BATCH_CAP = {"glagcn": 8}     # a 512-window GLA-GCN-243 step takes minutes on a CPU
 
 

@@ -6,7 +6,8 @@ Examples::
     python -m poselift_core train --recipe gcn-vanilla-gt --profile quick --data sample --out runs/vanilla
     python -m poselift_core train --recipe gcn-vanilla-gt --profile quick --data sample --out runs/vanilla --resume
     python -m poselift_core evaluate --checkpoint runs/vanilla/checkpoint.pt --data sample --out runs/vanilla-eval
-    torchrun --nproc_per_node 2 -m poselift_core train --recipe gcn-modulated-cpn --data h36m --data-dir data/h36m --out runs/mod
+    torchrun --nproc_per_node 2 -m poselift_core train --recipe gcn-modulated-cpn --data h36m \
+        --data-dir data/h36m --out runs/mod
 
 Imports are lazy (torch loads only when a command needs it), so ``list-recipes`` and ``--help`` are instant.
 User errors (unknown names, missing files, bad checkpoints, a diverging loss) print one line on stderr and exit
@@ -56,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amp", choices=["bf16"], help="bfloat16 autocast")
     p.add_argument("--compile", action="store_true", help="torch.compile the training step")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="override recipe fields, values as JSON (e.g. --set lr=5e-4 'model_overrides={\"hidden\": 64}')")
+                   help="override recipe fields, values as JSON "
+                        "(e.g. --set lr=5e-4 'model_overrides={\"hidden\": 64}')")
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint; writes OUT/results.json and OUT/results.md")
     p.add_argument("--checkpoint", required=True)
@@ -130,7 +132,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                          "another --out")
     results = train(run)
     if results.get("world_size", 1) == 1 or int(os.environ.get("RANK", "0")) == 0:
-        print(f"MPJPE {results['mpjpe']:.2f} mm  P-MPJPE {results['p_mpjpe']:.2f} mm  -> {Path(args.out) / 'results.json'}")
+        print(f"MPJPE {results['mpjpe']:.2f} mm  P-MPJPE {results['p_mpjpe']:.2f} mm  "
+              f"-> {Path(args.out) / 'results.json'}")
     return 0
 
 
@@ -248,9 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_user_error(e: BaseException) -> bool:
-    from .checkpoint import CheckpointError
-
-    if isinstance(e, (ValueError, FileNotFoundError, NotADirectoryError, CheckpointError)):
+    # CheckpointError, DataError and MocapError are ValueErrors; no import here, so no torch just to fail
+    if isinstance(e, (ValueError, FileNotFoundError, NotADirectoryError)):
         return True
     return type(e).__name__ == "NonFiniteLossError"
 

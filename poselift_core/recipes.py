@@ -202,7 +202,8 @@ def _quick(recipe: Recipe) -> Recipe:
         key = "gridconv"
     batch, steps, frames = _QUICK_BUDGET[key]
     return recipe.replace(batch_size=batch, epochs=2, max_steps_per_epoch=steps, eval_max_frames=frames,
-                          eval_every=1 if key == "gcn" else 2, eval_batch_size=256 if key.startswith("glagcn") else 1024,
+                          eval_every=1 if key == "gcn" else 2,
+                          eval_batch_size=256 if key.startswith("glagcn") else 1024,
                           profile="quick")
 
 

@@ -66,8 +66,9 @@ class PaperResult:
         mpjpe, p_mpjpe: Protocol #1 / #2 in mm (``None`` = not reported).
         params: size as the source reports it (``"4.22M"``), or ``None``.
         source: where the number was read.
-        status: ``"README"`` (the authors' repository states it), ``"third-party"`` (a paper value quoted in
-            another repository or issue), ``"unverified"`` or ``"disputed"``.
+        status: ``"README"`` (the authors' repository states it), ``"paper"`` (the paper's own table),
+            ``"third-party"`` (a paper value quoted in another repository or issue), ``"unverified"`` or
+            ``"disputed"``.
         note: anything that changes the comparison.
     """
 
@@ -87,8 +88,8 @@ PAPER_RESULTS: tuple[PaperResult, ...] = (
     # Family A: weight-sharing GCNs and Modulated GCN (models.md 3.9), single frame, 16 joints on GT 2D
     PaperResult("SemGCN", "semgcn", "gt", 1, 42.14, 33.53, "0.27M", "README garyzhao/SemGCN", "README",
                 "50 epochs"),
-    PaperResult("SemGCN + non-local", None, "gt", 1, 40.78, 31.46, "0.43M", "README garyzhao/SemGCN", "README",
-                "semgcn with non_local=True; 30 epochs"),
+    PaperResult("SemGCN + non-local", "semgcn", "gt", 1, 40.78, 31.46, "0.43M", "README garyzhao/SemGCN",
+                "README", "build_model('semgcn', non_local=True); 30 epochs"),
     PaperResult("Liu et al. 2020, best (decoupled pre-aggregation)", "dc_preagg", "gt", 1, 37.83, 30.09, "4.22M",
                 "paper, as tabulated in README nies14/Spatio-Temporal-MLP-Graph", "third-party"),
     PaperResult("Liu et al. 2020, best (decoupled pre-aggregation)", "dc_preagg", "cpn", 1, 52.4, 41.2, None,
@@ -117,10 +118,10 @@ PAPER_RESULTS: tuple[PaperResult, ...] = (
                 "README OSVAI/GridConv", "README", "S9 drift sequences excluded"),
     # Context: VideoPose3D's temporal convolutions (data.md 8); not implemented in poselift_core
     PaperResult("VideoPose3D, T = 243", None, "cpn", 243, 46.8, 36.5, None,
-                "Pavllo et al., CVPR 2019", "README", "Mask R-CNN person boxes"),
-    PaperResult("VideoPose3D, T = 243", None, "gt", 243, 37.2, 27.2, None, "Pavllo et al., CVPR 2019", "README"),
+                "Pavllo et al., CVPR 2019", "paper", "Mask R-CNN person boxes"),
+    PaperResult("VideoPose3D, T = 243", None, "gt", 243, 37.2, 27.2, None, "Pavllo et al., CVPR 2019", "paper"),
     PaperResult("VideoPose3D, T = 27", None, "cpn", 27, 48.8, 38.0, None,
-                "Pavllo et al., CVPR 2019", "README", "ground-truth person boxes"),
+                "Pavllo et al., CVPR 2019", "paper", "ground-truth person boxes"),
 )
 
 

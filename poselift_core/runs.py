@@ -7,7 +7,8 @@
 :func:`train_recipe` is :class:`~poselift_core.train.Trainer` with the notebook parameters (profile, data, device,
 epochs, seed) applied to the recipe; it returns the trainer too, so a chapter can look inside the trained model.
 :func:`result_row` keeps the keys the results chapter reads (model, recipe, data, profile, MPJPE and P-MPJPE in
-mm, parameters, training time and throughput). The training loop itself is explained in chapter 6.
+mm, parameters, training time and throughput); :func:`mean_pose_baseline` scores the trivial predictor every
+model must beat. The training loop itself is explained in chapter 6.
 """
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+import torch
+import torch.nn as nn
+
 from .batching import PoseTensors
 
-__all__ = ["train_recipe", "result_row", "save_run", "summary_line"]
+__all__ = ["train_recipe", "result_row", "save_run", "summary_line", "MeanPose", "mean_pose_baseline"]
 
 
 def train_recipe(name: str, profile: str = "quick", data: str = "sample", data_dir: str | None = None,
@@ -92,3 +96,31 @@ def summary_line(results: dict[str, Any]) -> str:
     return (f"{results['model']:<12} ({results.get('recipe')}): {results.get('steps')} steps in "
             f"{results.get('train_time_s', float('nan')):.0f} s, MPJPE {mm(results.get('mpjpe'))}, "
             f"P-MPJPE {mm(results.get('p_mpjpe'))}")
+
+
+class MeanPose(nn.Module):
+    """The trivial baseline: one fixed pose (the mean training pose) whatever the input (chapter 3).
+
+    Shapes: ``(B, J2, 2)`` or ``(B, T, J2, 2)`` -> ``(B, J, 3)``; ``pose`` is ``(J, 3)``.
+    """
+
+    receptive_field = 1
+
+    def __init__(self, pose: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("pose", pose.detach().clone())
+
+    def forward(self, x2d: torch.Tensor) -> torch.Tensor:
+        return self.pose.expand(x2d.shape[0], -1, -1)
+
+
+def mean_pose_baseline(train_set: PoseTensors, test_set: PoseTensors, max_frames: int | None = None) -> dict[str, Any]:
+    """:func:`~poselift_core.evaluate.evaluate` of :class:`MeanPose` with the mean root-relative training pose.
+
+    A lifting model that does not beat this has learnt nothing from the 2D keypoints. ``max_frames`` as in the
+    recipe (the quick profile scores a subset of the test frames).
+    """
+    from .evaluate import evaluate
+
+    model = MeanPose(train_set.y3d.mean(0)).to(test_set.device)
+    return evaluate(model, test_set, max_frames=max_frames)

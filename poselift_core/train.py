@@ -1,7 +1,7 @@
 """The trainer: one recipe, one split of whole-dataset tensors on the device, index batches, no DataLoader.
 
-Read top-down: :class:`RunConfig` (paths and hardware), :func:`load_data` (the splits as
-:class:`~poselift_core.batching.PoseTensors`), :class:`Trainer` (model, optimiser, the loop, checkpoints,
+Read top-down: :class:`RunConfig` (paths and hardware; the data come from
+:func:`poselift_core.sources.load_data`), :class:`Trainer` (model, optimiser, the loop, checkpoints,
 results) and :func:`train`, the one-call entry point used by notebooks and the CLI::
 
     from poselift_core.recipes import get_recipe
@@ -20,7 +20,6 @@ import dataclasses
 import json
 import math
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,6 @@ from .evaluate import evaluate, results_markdown
 from .optim import build_optimizer, lr_at, pose_loss, set_lr
 from .recipes import Recipe
 from .sources import DATA_SOURCES, load_data
-
 
 
 class NonFiniteLossError(RuntimeError):
@@ -194,8 +192,8 @@ class Trainer:
             self.epoch, self.batch_in_epoch, self.epoch_loss = epoch + 1, 0, [0.0, 0]
             self.train_time_s += time.perf_counter() - t0
             self.history.append({"epoch": epoch + 1, "step": self.step, "loss": loss,
-                                 "lr": lr_at(r, epoch, max(self.step - 1, 0)), "mpjpe": ev["mpjpe"], "p_mpjpe": ev["p_mpjpe"],
-                                 "time_s": self.train_time_s})
+                                 "lr": lr_at(r, epoch, max(self.step - 1, 0)), "mpjpe": ev["mpjpe"],
+                                 "p_mpjpe": ev["p_mpjpe"], "time_s": self.train_time_s})
             score = f"MPJPE {ev['mpjpe']:.2f} mm  P-MPJPE {ev['p_mpjpe']:.2f} mm  " if scored else ""
             self.log(f"epoch {epoch + 1}/{r.epochs}  loss {loss:.5f}  {score}({self.train_time_s:.1f} s)")
             self.save_checkpoint()
@@ -291,7 +289,8 @@ class Trainer:
             kept = self.checkpoint_path if self.checkpoint_path and self.checkpoint_path.exists() else None
             raise NonFiniteLossError(
                 f"training loss became non-finite ({loss_sum}) in epoch {epoch + 1}, by step {self.step} "
-                f"(batch {k + 1}); " + (f"the last good checkpoint {kept} was kept" if kept else "no checkpoint written")
+                f"(batch {k + 1}); "
+                + (f"the last good checkpoint {kept} was kept" if kept else "no checkpoint written")
                 + ". Try a lower learning rate, gradient clipping or amp=None.")
 
     # ---------------------------------------------------------------------------------- evaluation, results
@@ -368,7 +367,9 @@ class Trainer:
             raise CheckpointError(f"checkpoint {path} holds model {ckpt['model_name']!r}, but recipe "
                                   f"{self.recipe.name!r} trains {self.recipe.model!r}")
         mine = model_config_dict(self.model)
-        if json.dumps(ckpt["model_config"], sort_keys=True, default=str) != json.dumps(mine, sort_keys=True, default=str):
+        same = json.dumps(ckpt["model_config"], sort_keys=True, default=str) == json.dumps(mine, sort_keys=True,
+                                                                                            default=str)
+        if not same:
             raise CheckpointError(f"checkpoint {path}: model config {ckpt['model_config']} differs from this "
                                   f"run's {mine}")
         self.model.load_state_dict(ckpt["model"])

@@ -99,6 +99,8 @@ def test_checkpoints_of_another_model_or_format_are_refused(trained, h36m_dir, c
     torch.save({"weights": 1}, tmp_path / "other.pt")
     err = run_error(["evaluate", "--checkpoint", str(tmp_path / "other.pt"), "--out", str(tmp_path / "e")], capsys)
     assert "not a poselift checkpoint" in err
+    err = run_error(["evaluate", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "e")], capsys)
+    assert "missing.pt does not exist" in err
 
 
 def test_diverging_loss_exits_and_keeps_the_good_checkpoint(h36m_dir, capsys, tmp_path):
@@ -115,6 +117,6 @@ def test_module_entry_point_lists_recipes_and_reports_errors_without_traceback()
     ok = subprocess.run([sys.executable, "-m", "poselift_core", "list-recipes"], capture_output=True, text=True,
                         timeout=120)
     assert ok.returncode == 0 and all(name in ok.stdout for name in list_recipes())
-    bad = subprocess.run([sys.executable, "-m", "poselift_core", "evaluate", "--checkpoint", "/nonexistent.pt",
-                          "--out", "/tmp/x"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "poselift_core", "train", "--recipe", "gcn-nope", "--data", "sample",
+                          "--out", "unused"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown recipe 'gcn-nope'" in bad.stderr and "Traceback" not in bad.stderr

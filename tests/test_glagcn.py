@@ -66,6 +66,7 @@ def test_default_builder_is_the_243_frame_h36m_model_and_config_rebuilds_it():
 def test_receptive_field_factorisation_and_errors():
     assert filter_widths_for(81) == (3, 3, 3, 3)
     assert build_glagcn(filter_widths=(5, 3)).receptive_field == 15
+    assert build_glagcn(receptive_field=15, filter_widths=(5, 3)).config.filter_widths == (5, 3)
     for bad in (45, 1, 0, 100):
         with pytest.raises(ValueError, match=str(bad)):
             filter_widths_for(bad)

@@ -330,3 +330,11 @@ def test_torch_compile_dgridconv_matches_eager():
     compiled = torch.compile(model)
     torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-5)
     print(f"torch.compile + first call: {time.perf_counter() - t0:.1f} s")
+
+
+def test_sgt_functions_after_inference_mode_still_support_autograd():
+    with torch.inference_mode():
+        joints_to_grid(torch.randn(2, 17, 2, dtype=torch.float64))  # first call builds the cached matrices
+    x = torch.randn(2, 17, 2, dtype=torch.float64, requires_grad=True)
+    joints_to_grid(x).sum().backward()
+    torch.testing.assert_close(x.grad, sgt_matrix(torch.float64).sum(0)[None, :, None].expand(2, 17, 2))

@@ -4,7 +4,10 @@ import json
 import pytest
 import torch
 
-from poselift_core.runs import result_row, save_run, summary_line, train_recipe
+from poselift_core.metrics import mpjpe
+from poselift_core.recipes import get_recipe
+from poselift_core.runs import mean_pose_baseline, result_row, save_run, summary_line, train_recipe
+from poselift_core.sources import load_data
 
 
 def _fake_results(**extra):
@@ -44,3 +47,14 @@ def test_train_recipe_applies_epochs_seed_and_overrides():
     assert results["epochs"] == 1 and results["steps"] == 3
     assert trainer.recipe.seed == 5 and results["recipe_config"]["max_steps_per_epoch"] == 3
     assert 0 < results["mpjpe"] < 5000 and results["frames"] <= 48 + trainer.test_set.num_sequences
+
+
+def test_mean_pose_baseline_equals_the_error_of_the_mean_training_pose():
+    train, test, _ = load_data(get_recipe("gcn-vanilla-gt"), "sample")
+    mean = train.y3d.mean(0)
+    direct = mpjpe(mean.expand_as(test.y3d), test.y3d).item() * 1000        # every frame, mm
+    scores = mean_pose_baseline(train, test)
+    assert scores["frames"] == test.num_frames
+    assert scores["mpjpe_frames"] == pytest.approx(direct, rel=1e-5)
+    # a pose closer to the test frames scores better: the baseline is not a constant
+    assert mean_pose_baseline(test, test)["mpjpe_frames"] < scores["mpjpe_frames"]

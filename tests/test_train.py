@@ -152,7 +152,8 @@ def test_results_files_and_tables_agree_with_a_direct_computation(data, tmp_path
     pred = pred - pred[:, :1]
     per_action = {}
     for action in sorted({a.split(" ")[0] for a in test_set.actions}):
-        rows = [f for f in range(test_set.num_frames) if test_set.actions[test_set.frame_seq[f]].split(" ")[0] == action]
+        rows = [f for f in range(test_set.num_frames)
+                if test_set.actions[test_set.frame_seq[f]].split(" ")[0] == action]
         per_action[action] = 1000 * mpjpe(pred[rows], test_set.y3d[rows]).item()
     assert on_disk["per_action"]["mpjpe"]["Average"] == pytest.approx(sum(per_action.values()) / len(per_action))
     for action, value in per_action.items():

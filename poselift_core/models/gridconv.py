@@ -87,7 +87,8 @@ def _sgt_pair(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     dtype = like.dtype if like.is_floating_point() else torch.float32
     key = (dtype, like.device)
     if key not in _SGT_CACHE:  # tiny constants: build once per dtype and device
-        _SGT_CACHE[key] = (sgt_matrix().to(like.device, dtype), inverse_sgt_matrix().to(like.device, dtype))
+        with torch.inference_mode(False):  # normal tensors even if first built under inference_mode
+            _SGT_CACHE[key] = (sgt_matrix().to(like.device, dtype), inverse_sgt_matrix().to(like.device, dtype))
     return _SGT_CACHE[key]
 
 
@@ -175,7 +176,7 @@ class LearnableSGT(nn.Module):
             return self.hard_assignment()
         if self.gumbel:
             return F.gumbel_softmax(self.logits, tau=self.gumbel_temperature, hard=False, dim=-1)
-        return self.hard_assignment() + self.logits - self.logits.detach()  # straight-through
+        return self.hard_assignment() + (self.logits - self.logits.detach())  # straight-through, exactly hard
 
     @property
     def unassigned_joints(self) -> list[str]:

@@ -207,6 +207,8 @@ def _fmt(value: Any, column: str) -> str:
 def results_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """A markdown table: model, data, MPJPE (mm), P-MPJPE (mm), parameters, source notebook."""
     header = "| model | data | MPJPE (mm) | P-MPJPE (mm) | params | source |\n|---|---|---:|---:|---:|---|\n"
+    # the trainer's results.json says "parameters", the notebooks' rows "params"
+    rows = [{**r, "params": r.get("params", r.get("parameters"))} for r in rows]
     lines = [f"| {' | '.join(_fmt(r.get(c), c) for c in RESULT_COLUMNS)} | {r.get('source', '')} |" for r in rows]
     return header + "\n".join(lines) + ("\n" if lines else "")
 

@@ -15,14 +15,6 @@ from poselift_core.recipes import list_recipes
 TINY = ['model_overrides={"hidden": 16, "num_blocks": 1}', "max_steps_per_epoch=4"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def h36m_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("h36m")

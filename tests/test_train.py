@@ -23,15 +23,6 @@ from poselift_core.train import NonFiniteLossError, RunConfig, Trainer, train
 TINY_GCN = {"hidden": 16, "num_blocks": 1}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny models: a second intra-op thread only adds synchronisation, and on a loaded CI machine a lot of it
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     d = tmp_path_factory.mktemp("fake_h36m")

@@ -157,7 +157,8 @@ def _full_recipes() -> dict[str, Recipe]:
         r[f"gcn-{v}-gt"] = Recipe(name=f"gcn-{v}-gt", model=_gcn_model(v), notes=f"{src}, GT 2D, 16 joints", **base)
     r["gcn-modulated-cpn"] = Recipe(
         name="gcn-modulated-cpn", model=_gcn_model("modulated"),
-        model_overrides={"hidden": 384, "dropout": 0.2, "modulation_init": "xavier"},
+        model_overrides={"hidden": 384, "dropout": 0.2, "modulation_init": "xavier",
+                         "skeleton": "h36m17", "gaussian_non_local": True},
         dataset="h36m", keypoints="cpn_ft_h36m_dbb", joints=17, batch_size=256, epochs=30,
         optimizer="amsgrad", lr=5e-3, schedule="step_epochs", decay=0.9, decay_every=4,
         loss="mpjpe_l1", grad_clip=None, flip_aug=True, tta=True,
@@ -189,7 +190,7 @@ def _full_recipes() -> dict[str, Recipe]:
 # models.md 6 so each recipe trains in one to two minutes on two cores; two epochs. Temporal models and GridConv
 # are scored once, after the last epoch (a 243-frame window costs about 100x a single-frame pose).
 # GLA-GCN gets more, smaller steps: RAdam's variance rectification keeps its first hundred or so steps small.
-_QUICK_BUDGET = {"gcn": (64, 150, 2000), "gridconv": (32, 60, 2000),
+_QUICK_BUDGET = {"gcn": (256, 150, 2000), "gridconv": (32, 60, 2000),
                  "glagcn-27": (8, 150, 500), "glagcn-81": (4, 100, 300), "glagcn-243": (2, 50, 200)}
 
 

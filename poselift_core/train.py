@@ -306,13 +306,19 @@ class Trainer:
 
     def results(self) -> dict[str, Any]:
         from .models import count_parameters
+        from .runs import mean_pose_baseline
 
         ev = self.last_eval or {}
         r = self.recipe
+        # the trivial predictor on the same test frames: a model that does not beat it learnt nothing from 2D
+        baseline = {}
+        if self.dist.is_main and ev:
+            base = mean_pose_baseline(self.train_set, self.test_set, max_frames=r.eval_max_frames)
+            baseline = {"baseline_mean_pose": {"mpjpe": base["mpjpe"], "p_mpjpe": base["p_mpjpe"]}}
         return {
             "recipe": r.name, "profile": r.profile, "model": r.model, "model_config": model_config_dict(self.model),
             "parameters": count_parameters(self.model), "seed": r.seed, "epochs": self.epoch, "steps": self.step,
-            "data": self.data_info, **ev, "history": self.history, "train_time_s": round(self.train_time_s, 3),
+            "data": self.data_info, **ev, **baseline, "history": self.history, "train_time_s": round(self.train_time_s, 3),
             "train_samples_per_s": round(self.step * r.batch_size / self.loop_time_s, 1) if self.loop_time_s else None,
             "git_commit": git_commit(), "poselift_version": __version__, "device": str(self.device),
             "amp": self.run.amp, "compile": self.run.compile, "world_size": self.dist.world_size,

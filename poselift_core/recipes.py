@@ -158,7 +158,7 @@ def _full_recipes() -> dict[str, Recipe]:
     r["gcn-modulated-cpn"] = Recipe(
         name="gcn-modulated-cpn", model=_gcn_model("modulated"),
         model_overrides={"hidden": 384, "dropout": 0.2, "modulation_init": "xavier",
-                         "skeleton": "h36m17", "gaussian_non_local": True},
+                         "gaussian_non_local": True},
         dataset="h36m", keypoints="cpn_ft_h36m_dbb", joints=17, batch_size=256, epochs=30,
         optimizer="amsgrad", lr=5e-3, schedule="step_epochs", decay=0.9, decay_every=4,
         loss="mpjpe_l1", grad_clip=None, flip_aug=True, tta=True,

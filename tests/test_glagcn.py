@@ -1,6 +1,8 @@
 """Tests for poselift_core.models.glagcn (GLA-GCN, models.md section 4)."""
 import dataclasses
 import math
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -150,9 +152,11 @@ def reference_adaptive_graph_conv(layer: AdaptiveGraphConv, x: torch.Tensor) -> 
     xc = x.permute(0, 3, 2, 1)                                               # (B, C, T, V)
     w_e, b_e = layer.embed.weight, layer.embed.bias
     y = 0
+    def embed(i):  # the i-th C_in -> C_e 1x1 conv of the stacked embedding (theta_0..2, phi_0..2)
+        return torch.einsum("bctv,ec->betv", xc, w_e[i * E:(i + 1) * E]) + b_e[i * E:(i + 1) * E, None, None]
+
     for k in range(K):
-        theta = torch.einsum("bctv,ec->betv", xc, w_e[k * E:(k + 1) * E]) + b_e[k * E:(k + 1) * E, None, None]
-        phi = torch.einsum("bctv,ec->betv", xc, w_e[(K + k) * E:(K + k + 1) * E]) + b_e[(K + k) * E:(K + k + 1) * E, None, None]
+        theta, phi = embed(k), embed(K + k)
         logits = torch.einsum("betv,betw->bvw", theta, phi) / (E * T)         # rows v = senders
         G = logits.softmax(dim=1) + layer.A[k].T + layer.P[k].T              # column receiver
         agg = torch.einsum("bctv,bvw->bctw", xc, G)
@@ -220,6 +224,35 @@ def test_attention_depends_on_the_data_and_is_scaled_by_CeT():
     torch.testing.assert_close(S[0, 0], logits.softmax(-1))
     _, S2 = layer.adaptive_graph(2 * x)
     assert not torch.allclose(S, S2)
+
+
+def test_same_outputs_and_gradients_as_a_reimplementation_of_the_released_layout():
+    """benchmarks/reference_glagcn.py keeps the original's layout (channels-first, column-receiver graphs,
+    per-subset 1x1 convs, per-joint read-out loop); with copied weights both give the same function."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from reference_glagcn import ReferenceGLAGCN, copy_into
+
+    torch.manual_seed(0)
+    ref = randomise(ReferenceGLAGCN(channels=16, filter_widths=(3, 3))).double().eval()
+    with torch.no_grad():
+        for name, p in ref.named_parameters():
+            if name.endswith("PA"):
+                p.uniform_(0.0, 0.2)
+    model = build_glagcn(channels=16, filter_widths=(3, 3)).double().eval()
+    copy_into(ref, model)
+    assert model.expand.gcn.narrow                       # the factored route is the one compared here
+    x = torch.randn(3, 9, 17, 2, dtype=torch.float64)
+    torch.testing.assert_close(model(x), ref(x))
+    (model(x) ** 2).sum().backward()
+    (ref(x) ** 2).sum().backward()
+    g_ref, g_new = ref.expand_gcn.gcn1, model.expand.gcn
+    theta_grads = torch.cat([conv.weight.grad[:, :, 0, 0] for conv in g_ref.conv_a])      # theta_0..2: rows :12
+    torch.testing.assert_close(g_new.embed.weight.grad[:12], theta_grads)
+    torch.testing.assert_close(g_new.P.grad, g_ref.PA.grad.transpose(1, 2))              # row vs column receiver
+    w_ref = ref.layers_tcngcn[1].gcn1.conv_d[2].weight.grad[:, :, 0, 0]
+    torch.testing.assert_close(model.blocks[1].gcn.weight.grad[2], w_ref)
+    torch.testing.assert_close(model.blocks[2].tcn.conv.weight.grad, ref.layers_tcngcn[2].tcn1.conv.weight.grad)
+    torch.testing.assert_close(model.data_bn.weight.grad, ref.data_bn.weight.grad)
 
 
 # ----------------------------------------------------------------------------- receptive field
@@ -330,7 +363,7 @@ def test_traces_as_one_graph_for_torch_compile():
         torch.testing.assert_close(compiled(x), model(x))
 
 
-@pytest.mark.slow  # about a minute on 2 shared cores: inductor compiles C++ for the whole 27-frame network
+@pytest.mark.slow  # 15-60 s on 2 shared cores: inductor compiles C++ for the whole 27-frame network
 def test_torch_compile_inductor_matches_eager():
     torch._dynamo.reset()
     model = build_glagcn(receptive_field=27).eval()

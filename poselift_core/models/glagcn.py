@@ -92,11 +92,11 @@ def spatial_partition(skeleton: "Skeleton | str | int") -> torch.Tensor:
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """Out-of-place inverted dropout, ``x * keep / (1 - p)``, with a cheaper mask than ``F.dropout``.
 
-    On CPU ``F.dropout`` draws one ``bernoulli_`` sample per element (a scalar Mersenne-Twister call,
-    about 4x the cost of the whole mask below). Here one 64-bit random integer gives four 15-bit uniforms
-    (``random_()`` fills ``[0, 2^63)``, so the top bit of the last 16-bit chunk is masked off in all of them);
-    ``p`` is therefore rounded to a multiple of ``2^-15`` (0.1 -> 0.100006), and the scale uses that rounded
-    value so the output stays unbiased. Under ``torch.compile`` (which cannot trace ``random_``) it is plain
+    On CPU ``F.dropout`` draws one ``bernoulli_`` sample per element (a scalar Mersenne-Twister call; the
+    whole dropout costs about twice the version here). Here one 64-bit random integer gives four 15-bit
+    uniforms: ``random_()`` fills ``[0, 2^63)``, so the top bit of its last 16-bit chunk is always 0, and
+    ``& 0x7FFF`` keeps the 15 uniform low bits of every chunk. ``p`` is thus rounded to a multiple of
+    ``2^-15`` (0.1 -> 0.100006), and the scale uses that rounded value so the output stays unbiased. Under ``torch.compile`` (which cannot trace ``random_``) it is plain
     ``F.dropout``, whose mask inductor generates in a fused kernel anyway.
     """
     if not training or p == 0.0:
@@ -133,7 +133,8 @@ class AdaptiveGraphConv(nn.Module):
     .. math::
         S_k = \mathrm{softmax}_j\!\Big(\tfrac{\tilde\phi_k(x)\,\tilde\theta_k(x)^\top}{C_e T}\Big),\quad
         G_k = A_k + P_k + S_k,\quad
-        y = \mathrm{ReLU}\Big(\mathrm{Drop}_{0.1}\big(\mathrm{BN}(\textstyle\sum_k W_k (G_k x))\big) + \mathrm{down}(x)\Big)
+        y = \mathrm{ReLU}\Big(\mathrm{Drop}_{0.1}\big(\mathrm{BN}(\textstyle\sum_k W_k (G_k x))\big)
+            + \mathrm{down}(x)\Big)
 
     ``theta_k`` (senders) and ``phi_k`` (receivers) are linear maps ``C_in -> C_e = C_out / 4``; the tilde
     flattens each joint's ``(T, C_e)`` features into one vector, so ``S_k`` is one ``(J, J)`` graph per sample
@@ -341,7 +342,8 @@ class GLAGCNConfig:
     def __post_init__(self) -> None:
         self.filter_widths = tuple(int(f) for f in self.filter_widths)  # lists from JSON checkpoints
         if not self.filter_widths or any(f < 1 or f % 2 == 0 for f in self.filter_widths):
-            raise ValueError(f"GLAGCNConfig.filter_widths must be non-empty odd positive ints, got {self.filter_widths}")
+            raise ValueError(f"GLAGCNConfig.filter_widths must be non-empty odd positive ints, "
+                             f"got {self.filter_widths}")
         if self.channels < 4:
             raise ValueError(f"GLAGCNConfig.channels must be >= 4 (embedding width channels/4), got {self.channels}")
         if self.readout not in ("shared", "individual"):
@@ -476,7 +478,8 @@ def build_glagcn(skeleton: "Skeleton | str | int | None" = None, receptive_field
     known = {f.name for f in fields(GLAGCNConfig)} - {"skeleton"}
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise ValueError(f"glagcn: unknown option(s) {unknown}; known: {sorted(known | {'skeleton', 'receptive_field'})}")
+        accepted = sorted(known | {"skeleton", "receptive_field"})
+        raise ValueError(f"glagcn: unknown option(s) {unknown}; known: {accepted}")
     if receptive_field is not None:
         if "filter_widths" not in overrides:
             overrides["filter_widths"] = filter_widths_for(receptive_field)

@@ -202,8 +202,7 @@ def _quick(recipe: Recipe) -> Recipe:
     else:
         key = "gridconv"
     batch, steps, frames = _QUICK_BUDGET[key]
-    # single-frame GCN steps are cheap: four short epochs give them a budget comparable to GridConv's minutes
-    return recipe.replace(batch_size=batch, epochs=4 if key == "gcn" else 2, max_steps_per_epoch=steps, eval_max_frames=frames,
+    return recipe.replace(batch_size=batch, epochs=2, max_steps_per_epoch=steps, eval_max_frames=frames,
                           eval_every=1 if key == "gcn" else 2,
                           eval_batch_size=256 if key.startswith("glagcn") else 1024,
                           profile="quick")

@@ -3,6 +3,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Passive OpenMP waiting: spinning threads slow small models down badly when anything else shares the cores.
+export OMP_WAIT_POLICY := PASSIVE
 
 # The book's notebooks run in a kernel of the venv's own Python, registered inside the venv.
 KERNEL := poselift

@@ -17,6 +17,8 @@ from typing import Callable, Literal, Mapping, Sequence
 import numpy as np
 import torch
 
+from .data.h36m import canonical_action
+
 __all__ = [
     "joint_errors",
     "mpjpe",
@@ -242,11 +244,6 @@ def auc(pred: torch.Tensor, target: torch.Tensor, max_threshold: float = 0.150, 
 
 
 # --------------------------------------------------------------------------- per-action tables
-def _canonical_action(key: str) -> str:
-    """``"Directions 1"`` -> ``"Directions"``: the text before the first space (data.md 6)."""
-    return key.split(" ")[0]
-
-
 def _action_sort_key(name: str) -> str:
     # Case-insensitive alphabetical order reproduces the usual Human3.6M column order
     # (Directions ... Sitting, SittingDown, ... WalkDog, Walking, WalkTogether).
@@ -294,7 +291,7 @@ def per_action_table(
         ``subjects``: ``{subject: such a table, ..., "All": the table over every subject}``.
     """
     err = torch.as_tensor(errors).detach().to(torch.float64).cpu().reshape(-1)
-    names, codes = _codes(actions, frame_seq, err.numel(), _canonical_action, _action_sort_key)
+    names, codes = _codes(actions, frame_seq, err.numel(), canonical_action, _action_sort_key)
 
     def table(mask: "torch.Tensor | None") -> dict[str, float]:
         c, e = (codes, err) if mask is None else (codes[mask], err[mask])

@@ -534,6 +534,18 @@ def load_videopose3d(path_3d: "str | Path", path_2d: "str | Path", *, joints: "i
                        name=name if name is not None else Path(path_2d).stem)
 
 
+def require_data_files(data_dir: "str | Path", dataset: str, keypoints: str, caller: str) -> tuple[Path, Path]:
+    """The pair ``data_3d_<dataset>.npz``, ``data_2d_<dataset>_<keypoints>.npz`` in ``data_dir``; a missing file
+    raises ``FileNotFoundError`` naming it and the layout ``caller`` expects."""
+    data_dir = Path(data_dir)
+    p3, p2 = data_dir / f"data_3d_{dataset}.npz", data_dir / f"data_2d_{dataset}_{keypoints}.npz"
+    for p in (p3, p2):
+        if not p.is_file():
+            raise FileNotFoundError(f"no such data file: {p} ({caller} expects data_3d_{dataset}.npz and "
+                                    f"data_2d_{dataset}_<keypoints>.npz in {data_dir})")
+    return p3, p2
+
+
 def load_h36m(data_dir: "str | Path", keypoints: str = "gt", joints: int = 17) -> PoseDataset:
     """Human3.6M from ``data_dir/data_3d_h36m.npz`` and ``data_dir/data_2d_h36m_<keypoints>.npz``.
 
@@ -541,12 +553,7 @@ def load_h36m(data_dir: "str | Path", keypoints: str = "gt", joints: int = 17) -
     ``joints``: 17 (VideoPose3D / GLA-GCN / GridConv) or 16 (SemGCN family, Nose dropped).
     Splits: train S1 S5 S6 S7 S8, test S9 S11.
     """
-    data_dir = Path(data_dir)
-    p3, p2 = data_dir / "data_3d_h36m.npz", data_dir / f"data_2d_h36m_{keypoints}.npz"
-    for p in (p3, p2):
-        if not p.is_file():
-            raise FileNotFoundError(f"no such data file: {p} (load_h36m expects data_3d_h36m.npz and "
-                                    f"data_2d_h36m_<keypoints>.npz in {data_dir})")
+    p3, p2 = require_data_files(data_dir, "h36m", keypoints, "load_h36m")
     if joints not in (16, 17):
         raise ValueError(f"joints must be 17 or 16 for Human3.6M, got {joints!r}")
     return load_videopose3d(p3, p2, joints=joints, cameras=None,

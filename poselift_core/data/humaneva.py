@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..camera import Camera
 from ..skeleton import HUMANEVA_15
-from .h36m import PoseDataset, load_videopose3d
+from .h36m import PoseDataset, load_videopose3d, require_data_files
 
 __all__ = [
     "HUMANEVA_ACTIONS", "HUMANEVA_EVAL_ACTIONS", "HUMANEVA_TRAIN_SUBJECTS", "HUMANEVA_TEST_SUBJECTS",
@@ -106,12 +106,7 @@ def load_humaneva(data_dir: "str | Path", keypoints: str = "gt") -> PoseDataset:
     ``"Walking 1 chunk0"`` counts as ``"Walking"``). ``Unlabeled/...`` 2D subjects are kept in
     ``ds.unlabeled_2d``.
     """
-    data_dir = Path(data_dir)
-    p3, p2 = data_dir / "data_3d_humaneva15.npz", data_dir / f"data_2d_humaneva15_{keypoints}.npz"
-    for p in (p3, p2):
-        if not p.is_file():
-            raise FileNotFoundError(f"no such data file: {p} (load_humaneva expects data_3d_humaneva15.npz and "
-                                    f"data_2d_humaneva15_<keypoints>.npz in {data_dir})")
+    p3, p2 = require_data_files(data_dir, "humaneva15", keypoints, "load_humaneva")
     cameras = humaneva_cameras_for(HUMANEVA_TRAIN_SUBJECTS + HUMANEVA_TEST_SUBJECTS)
     return load_videopose3d(p3, p2, joints=HUMANEVA_15, cameras=cameras, fps=HUMANEVA_FPS,
                             splits={"train": list(HUMANEVA_TRAIN_SUBJECTS), "test": list(HUMANEVA_TEST_SUBJECTS)},

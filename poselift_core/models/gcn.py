@@ -81,7 +81,30 @@ class ConditionalAdjacency(nn.Module):
         return 0.5 * (A + A.transpose(1, 2))
 
 
-class GraphNonLocal(nn.Module):
+class _NonLocalBlock(nn.Module):
+    """What both non-local blocks share: per-joint maps :math:`\theta, \phi, g` to :math:`C/2` channels, the output
+    map :math:`W_z` and a BN that starts at :math:`\gamma = \beta = 0` (the block starts as the identity)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        inter = channels // 2
+        self.theta, self.phi, self.g = (nn.Linear(channels, inter) for _ in range(3))
+        self.out = nn.Linear(inter, channels)
+        self.bn = nn.BatchNorm1d(channels)
+
+    def reset_parameters(self) -> None:
+        for lin in (self.theta, self.phi, self.g, self.out):
+            lin.reset_parameters()
+        nn.init.zeros_(self.bn.weight)
+        nn.init.zeros_(self.bn.bias)
+
+    def residual(self, x: Tensor, y: Tensor) -> Tensor:
+        """``x + BN(W_z y)`` for ``x: (J, B, C)``, ``y: (J, B, C/2)``."""
+        J, B, C = x.shape
+        return x + self.bn(self.out(y).reshape(J * B, C)).view(J, B, C)
+
+
+class GraphNonLocal(_NonLocalBlock):
     r"""SemGCN's non-local block over joint groups (concatenation form, keys max-pooled per group).
 
     .. math::
@@ -101,37 +124,29 @@ class GraphNonLocal(nn.Module):
     """
 
     def __init__(self, channels: int, groups: Sequence[Sequence[int]]) -> None:
-        super().__init__()
         if not groups or len({len(g) for g in groups}) != 1:
             raise ValueError(f"GraphNonLocal: need non-empty joint groups of equal size, got {groups!r}")
-        inter = channels // 2
+        super().__init__(channels)
         self.register_buffer("groups", torch.tensor(groups, dtype=torch.long))  # (K, S)
-        self.theta, self.phi, self.g = (nn.Linear(channels, inter) for _ in range(3))
-        self.pair_weight = nn.Parameter(torch.empty(2 * inter))  # w of the concatenation form, no bias
-        self.out = nn.Linear(inter, channels)
-        self.bn = nn.BatchNorm1d(channels)
+        self.pair_weight = nn.Parameter(torch.empty(2 * (channels // 2)))  # w of the concatenation form, no bias
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for lin in (self.theta, self.phi, self.g, self.out):
-            lin.reset_parameters()
+        super().reset_parameters()
         bound = 1.0 / math.sqrt(self.pair_weight.numel())  # default init of SemGCN's 1x1 conv (fan_in = 2*inter)
         nn.init.uniform_(self.pair_weight, -bound, bound)
-        nn.init.zeros_(self.bn.weight)
-        nn.init.zeros_(self.bn.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        J, B, C = x.shape
         K = self.groups.shape[0]
         theta, phi, g = (f(x) for f in (self.theta, self.phi, self.g))  # (J, B, C/2) each
         phi_k, g_k = phi[self.groups].amax(1), g[self.groups].amax(1)  # (K, B, C/2): pooled keys/values
         w_theta, w_phi = self.pair_weight.chunk(2)
         f = F.relu((theta @ w_theta).unsqueeze(1) + (phi_k @ w_phi).unsqueeze(0)) / K  # (J, K, B)
         y = torch.bmm(f.permute(2, 0, 1), g_k.transpose(0, 1)).transpose(0, 1)  # (J, B, C/2)
-        return x + self.bn(self.out(y).reshape(J * B, C)).view(J, B, C)
+        return self.residual(x, y)
 
 
-class GaussianNonLocal(nn.Module):
+class GaussianNonLocal(_NonLocalBlock):
     r"""Embedded-Gaussian non-local block over all joints (Wang et al., CVPR 2018), as placed by the
     ModGCN-benchmark network between the residual stack and the output layer (models.md §3.4).
 
@@ -149,25 +164,14 @@ class GaussianNonLocal(nn.Module):
     """
 
     def __init__(self, channels: int) -> None:
-        super().__init__()
-        inter = channels // 2
-        self.theta, self.phi, self.g = (nn.Linear(channels, inter) for _ in range(3))
-        self.out = nn.Linear(inter, channels)
-        self.bn = nn.BatchNorm1d(channels)
+        super().__init__(channels)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        for lin in (self.theta, self.phi, self.g, self.out):
-            lin.reset_parameters()
-        nn.init.zeros_(self.bn.weight)
-        nn.init.zeros_(self.bn.bias)
-
     def forward(self, x: Tensor) -> Tensor:
-        J, B, C = x.shape
         theta, phi, g = (f(x).transpose(0, 1) for f in (self.theta, self.phi, self.g))  # (B, J, C/2) each
         attention = torch.softmax(theta @ phi.transpose(1, 2), dim=-1)  # (B, J, J), row i = query joint
         y = (attention @ g).transpose(0, 1)  # (J, B, C/2)
-        return x + self.bn(self.out(y).reshape(J * B, C)).view(J, B, C)
+        return self.residual(x, y)
 
 
 class _GraphConvUnit(nn.Module):

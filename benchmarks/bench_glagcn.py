@@ -11,12 +11,12 @@ anchors of the original on this CPU are 69.3 samples/s (27 frames) and 3.5 (243 
 On a loaded machine use ``OMP_WAIT_POLICY=PASSIVE`` (or ``--threads 1``): spinning OpenMP threads waiting for a
 descheduled partner inflate every parallel region, the reference's many small ones most.
 
-Measured on the shared 2-vCPU host (poselift / reference, wall-clock medians of the same run):
-27 frames, batch 256, 2 threads, load ~2: 71.7 / 41.1 samples/s = 1.74x;
-243 frames, batch 32, 2 threads, load ~2: 7.4 / 4.4 = 1.69x;
-1 thread (batch 64 / 8, CPU time): 1.31x (27 frames), 1.23x (243 frames). Both implementations run the
-same kernel-9 temporal convolutions through oneDNN at the same speed, and those are about half of the
-original's time, which bounds the attainable speed-up; the gain comes from the graph units.
+Measured on the shared 2-vCPU host (poselift / reference, wall-clock medians of the same run, both with
+glibc keeping freed memory as the trainer sets it): 27 frames, batch 256, 2 threads: 99.4 / 69.5 samples/s =
+1.43x (cpu-time 1.35x). Before that allocator setting the same pair ran at 71.7 / 41.1 on a host loaded ~2.
+Both implementations run the same kernel-9 temporal convolutions through oneDNN (about 150 GFLOP/s, near this
+CPU's matmul rate), and those are about half of the step, which bounds the attainable speed-up; the gain
+comes from the graph units.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_glagcn import ReferenceGLAGCN, copy_into  # noqa: E402
 
 from poselift_core.models.glagcn import build_glagcn  # noqa: E402
+from poselift_core.train import keep_freed_cpu_memory  # noqa: E402
 
 
 def train_step(model: torch.nn.Module, x: torch.Tensor) -> None:
@@ -64,6 +65,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_cpu_memory()  # both layouts get the same allocator, as in training
     batches = args.batch * len(args.frames) if len(args.batch) == 1 else args.batch
     print(f"torch {torch.__version__}, {args.threads} threads")
     for frames, batch in zip(args.frames, batches):

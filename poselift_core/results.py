@@ -342,12 +342,16 @@ def train_step_throughput(model: torch.nn.Module, batch_size: int, steps: int = 
 
     One step: train mode, forward of a random normalised 2D batch ``(B, [T,] J, 2)`` (``T`` =
     ``model.receptive_field``, ``J`` from ``model.config.skeleton``), backward of the mean squared output,
-    ``zero_grad``; no optimiser step. ``warmup`` untimed steps come first. Absolute values depend on the
-    machine and its load: compare models measured in the same run.
+    ``zero_grad``; no optimiser step. ``warmup`` untimed steps come first. On a CPU, glibc is first told to
+    keep freed memory, as the trainer does (:func:`~poselift_core.train.keep_freed_cpu_memory`). Absolute
+    values depend on the machine and its load: compare models measured in the same run.
     """
     from .skeleton import get_skeleton
+    from .train import keep_freed_cpu_memory
 
     device = torch.device(device)
+    if device.type == "cpu":
+        keep_freed_cpu_memory()
     J = get_skeleton(model.config.skeleton).num_joints
     T = int(getattr(model, "receptive_field", 1))
     shape = (batch_size, J, 2) if T == 1 else (batch_size, T, J, 2)

@@ -459,7 +459,13 @@ class ModulatedGraphConv(_GraphConv):
         A = (self.adjacency() if adj is None else adj) + self.adj_offset
         self_scale, nb = _split_self(0.5 * (A + A.transpose(-1, -2)))
         m = self.modulation.unsqueeze(1)  # (J, 1, C_out), row j modulates sender j
-        out = self_scale * (_linear(x, self.weight[0]) * m) + aggregate(nb, _linear(x, self.weight[1]) * m)
+        # m_j * (W x_j) = x_j (W diag(m_j)): the modulation (and a shared self weight) fold into one small
+        # (J, C_in, C_out) weight per sender, so the layer is two per-joint bmm's and no pass over the activations
+        messages = aggregate(nb, torch.bmm(x, self.weight[1] * m))
+        if self_scale.shape[1] == 1:  # shared adjacency: (J, 1, 1)
+            out = torch.baddbmm(messages, x, self.weight[0] * (self_scale * m))
+        else:  # per-sample diagonal (J, B, 1)
+            out = messages + self_scale * torch.bmm(x, self.weight[0] * m)
         return _add_bias(out, self.bias)
 
     def extra_repr(self) -> str:

@@ -1,8 +1,10 @@
 """Trainer and evaluation: determinism, exact resume, atomic checkpoints, NaN handling, results, tables."""
-import os
 import hashlib
 import json
 import math
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -281,9 +283,6 @@ print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 def test_keep_freed_cpu_memory_stops_page_faults_on_reallocation():
     """48 MB allocated and freed twenty times: glibc's default maps and unmaps it every time (~12k faults each),
     with the setting the freed block is reused."""
-    import subprocess
-    import sys
-
     def run(mode: str) -> tuple[str, int]:
         out = subprocess.run([sys.executable, "-c", _FAULTS_SCRIPT, mode], capture_output=True, text=True,
                              check=True, env={**os.environ, "POSELIFT_KEEP_CPU_MEMORY": "1"}).stdout.split()

@@ -1,4 +1,4 @@
-"""Where the trainer's data come from: the bundled sample, Human3.6M, HumanEva-I or a folder of mocap files.
+"""Where the trainer's data come from: the open benchmark, the bundled sample, Human3.6M, HumanEva-I or a folder of mocap files.
 
 :func:`load_data` turns a data source and a recipe into the train and test
 :class:`~poselift_core.batching.PoseTensors`. Mocap folders (ASF/AMC, BVH; e.g. the CMU database) are converted
@@ -19,7 +19,7 @@ import torch
 from .batching import PoseTensors
 from .recipes import Recipe
 
-DATA_SOURCES = ("sample", "h36m", "humaneva", "cmu")
+DATA_SOURCES = ("open", "sample", "h36m", "humaneva", "cmu")
 CMU_TRAIN_SUBJECTS = ("01", "02", "11")
 CMU_TEST_SUBJECTS = ("03", "131")
 MOCAP_SUFFIXES = (".asf", ".amc", ".bvh")
@@ -47,7 +47,10 @@ def load_data(recipe: Recipe, data: str = "sample", data_dir: "str | None" = Non
     actions = recipe.actions if native else None
     train_s: Any = list(train_subjects) if train_subjects else "train"
     test_s: Any = list(test_subjects) if test_subjects else "test"
-    if data == "sample":
+    if data == "open":
+        from .data.open_benchmark import load_open
+        ds = load_open(data_dir, joints=17 if joints not in (16, 17) else joints)
+    elif data == "sample":
         ds = load_videopose3d(*sample_paths(data_dir), joints=joints, name="sample")
     elif data == "h36m":
         ds = load_h36m(_need_dir(data, data_dir), keypoints=keypoints, joints=joints)

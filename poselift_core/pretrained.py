@@ -1,0 +1,210 @@
+"""Pretrained lifters trained on the open benchmark, shipped in ``data/pretrained/``.
+
+One model per family, each trained on a CPU by one deterministic command (fixed seed and thread count)::
+
+    python -m poselift_core.pretrained build modgcn-open      # or: build --all
+
+which writes ``data/pretrained/<name>.pt`` (the weights in float16, the model's name and configuration, the
+recipe and the provenance: command, commit, data hash, training time, machine) and ``<name>.json`` (the same
+provenance and the test scores, readable without torch). The ``.pt`` file holds only tensors and plain
+containers, so ``torch.load(path, weights_only=True)`` reads it and nothing in it can run code.
+
+>>> from poselift_core import pretrained
+>>> pretrained.available()
+['modgcn-open', 'dgridconv-open', 'glagcn27-open']
+>>> model = pretrained.load("modgcn-open")      # nn.Module in eval mode
+>>> pose3d = model(x2d)                          # x2d: (B, 17, 2) normalised screen coordinates -> (B, 17, 3) m
+
+Inputs are the normalised screen coordinates of the chapter "Data, cameras and normalisation" (pixels mapped
+so that the image width spans [-1, 1]); outputs are root-relative camera-space joints in metres. GLA-GCN takes
+a window ``(B, T, 17, 2)`` of ``T = model.receptive_field`` frames and returns the centre frame ``(B, 1, 17, 3)``.
+The widths are reduced where a CPU cannot train the paper size in minutes (each spec says so).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn as nn
+
+__all__ = ["PretrainedSpec", "PRETRAINED", "available", "checkpoint_path", "info", "load", "build"]
+
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED_DIR = _REPO_ROOT / "data" / "pretrained"
+FORMAT_VERSION = 1
+THREADS = 2  # thread count changes floating-point sums: fixed so the command reproduces the weights
+
+
+@dataclass(frozen=True)
+class PretrainedSpec:
+    """How one shipped model is trained: a named recipe of :mod:`poselift_core.recipes` plus overrides."""
+
+    recipe: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    family: str = ""
+    note: str = ""
+
+
+PRETRAINED: dict[str, PretrainedSpec] = {
+    "modgcn-open": PretrainedSpec(
+        recipe="gcn-modulated-gt", family="GCN (modulated)",
+        overrides={"joints": 17, "epochs": 6, "max_steps_per_epoch": 1000, "batch_size": 64,
+                   "schedule": "cosine", "eval_max_frames": None},
+        note="paper width (128 channels, 4 residual blocks); 17 joints so that it lifts detector keypoints "
+             "mapped to H36M-17; 6,000 steps of 64 with a cosine decay instead of the paper's 50 epochs"),
+    "dgridconv-open": PretrainedSpec(
+        recipe="gridconv-gt", family="GridConv (D-GridConv)",
+        overrides={"model_overrides": {"hidden": 128}, "epochs": 4, "max_steps_per_epoch": 400,
+                   "batch_size": 64, "eval_max_frames": None},
+        note="reduced width: 128 hidden channels instead of 256 (a quarter of the parameters) so that a CPU "
+             "trains it in minutes; 1,600 steps of 64"),
+    "glagcn27-open": PretrainedSpec(
+        recipe="glagcn-h36m-gt-27", family="GLA-GCN (27 frames)",
+        overrides={"model_overrides": {"channels": 64}, "epochs": 4, "max_steps_per_epoch": 300,
+                   "batch_size": 32, "eval_max_frames": None},
+        note="reduced width: 64 channels instead of 96; 27-frame receptive field; 1,200 steps of 32"),
+}
+
+
+def available() -> list[str]:
+    """Names of the pretrained models whose weights are present."""
+    return [n for n in PRETRAINED if checkpoint_path(n, must_exist=False).is_file()]
+
+
+def checkpoint_path(name: str, must_exist: bool = True) -> Path:
+    """``data/pretrained/<name>.pt``; an unknown name (or missing file) raises ``ValueError`` naming the known."""
+    if name not in PRETRAINED:
+        raise ValueError(f"unknown pretrained model {name!r}; known: {', '.join(PRETRAINED)}")
+    path = PRETRAINED_DIR / f"{name}.pt"
+    if must_exist and not path.is_file():
+        raise ValueError(f"pretrained weights {path} are missing; make them with "
+                         f"`python -m poselift_core.pretrained build {name}`")
+    return path
+
+
+def info(name: str) -> dict[str, Any]:
+    """Provenance and test scores of a pretrained model (its ``.json`` file)."""
+    return json.loads(checkpoint_path(name).with_suffix(".json").read_text())
+
+
+def load(name: str, device: "str | torch.device" = "cpu") -> nn.Module:
+    """The pretrained model ``name`` in eval mode, float32, on ``device``."""
+    from .models import build_model
+
+    path = checkpoint_path(name)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(ckpt["model_name"], **ckpt["model_config"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
+    return model.to(device).eval()
+
+
+# ------------------------------------------------------------------------------------------ training
+def _plain(value: Any) -> Any:
+    """JSON/weights_only-safe copy: tuples become lists, everything else unchanged."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def build(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None" = None,
+          progress: bool = True) -> Path:
+    """Train pretrained model ``name`` on the open benchmark (CPU, seed 0, :data:`THREADS` threads) and write
+    ``<out_dir>/<name>.pt`` and ``.json`` (default ``data/pretrained/``); returns the ``.pt`` path."""
+    from .checkpoint import model_config_dict
+    from .data.open_benchmark import read_open_mm
+    from .models import count_parameters
+    from .recipes import get_recipe
+    from .train import RunConfig, Trainer, git_commit
+
+    spec = PRETRAINED[name] if name in PRETRAINED else None
+    if spec is None:
+        raise ValueError(f"unknown pretrained model {name!r}; known: {', '.join(PRETRAINED)}")
+    out = Path(out_dir) if out_dir is not None else PRETRAINED_DIR
+    torch.set_num_threads(THREADS)
+    recipe = get_recipe(spec.recipe, profile="full", seed=0, **spec.overrides)
+    run = RunConfig(recipe, data="open", data_dir=data_dir, device="cpu", progress=progress)
+    trainer = Trainer(run)
+    t0 = time.time()
+    results = trainer.fit()
+    wall = time.time() - t0
+    model = trainer.model.eval()
+    _, meta, _ = read_open_mm(data_dir)
+    keep = ("mpjpe", "p_mpjpe", "mpjpe_frames", "p_mpjpe_frames", "baseline_mean_pose", "per_subject",
+            "frames", "test_frames")
+    provenance = {
+        "name": name, "family": spec.family, "note": spec.note, "recipe": spec.recipe,
+        "overrides": _plain(spec.overrides),
+        "command": f"python -m poselift_core.pretrained build {name}",
+        "git_commit": git_commit(), "data": "open", "data_content_sha256": meta.get("content_sha256"),
+        "train_time_s": results.get("train_time_s"), "wall_time_s": round(wall, 1), "threads": THREADS,
+        "machine": f"{platform.machine()} {platform.processor() or ''} {_cpu_name()}".strip(),
+        "torch": str(torch.__version__), "python": platform.python_version(), "seed": recipe.seed,
+        "parameters": count_parameters(model), "steps": results.get("steps"),
+        "storage": "float16 weights (float32 in memory after load)",
+        "test": {k: results[k] for k in keep if k in results},
+    }
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    ckpt = {"format_version": FORMAT_VERSION, "model_name": recipe.model,
+            "model_config": _plain(model_config_dict(model)), "model": state,
+            "recipe": _plain(asdict(recipe)), "run_config": {"data": "open"}, "provenance": _plain(provenance)}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.pt"
+    from .checkpoint import save_checkpoint
+    save_checkpoint(ckpt, path)
+    path.with_suffix(".json").write_text(json.dumps(provenance, indent=1, default=str) + "\n")
+    return path
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def main(argv: "Sequence[str] | None" = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m poselift_core.pretrained",
+                                description="List or (re)train the pretrained open-benchmark models.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list the pretrained models and their test scores")
+    b = sub.add_parser("build", help="train pretrained model(s) on the open benchmark (CPU, deterministic)")
+    b.add_argument("names", nargs="*", help=f"models to train (default with --all: {', '.join(PRETRAINED)})")
+    b.add_argument("--all", action="store_true", help="train every pretrained model")
+    b.add_argument("--out", default=None, help="output folder (default: data/pretrained of the repository)")
+    args = p.parse_args(argv)
+    if args.cmd == "list":
+        for n in PRETRAINED:
+            if n in available():
+                t = info(n)["test"]
+                print(f"{n:<16} MPJPE {t['mpjpe']:.1f} mm  P-MPJPE {t['p_mpjpe']:.1f} mm  ({PRETRAINED[n].family})")
+            else:
+                print(f"{n:<16} (not built)")
+        return 0
+    names = list(PRETRAINED) if args.all else args.names
+    if not names:
+        p.error("name a model or pass --all")
+    for n in names:
+        if n not in PRETRAINED:
+            print(f"error: unknown pretrained model {n!r}; known: {', '.join(PRETRAINED)}", file=sys.stderr)
+            return 2
+    for n in names:
+        path = build(n, args.out)
+        t = json.loads(path.with_suffix(".json").read_text())
+        print(f"wrote {path}: MPJPE {t['test'].get('mpjpe', float('nan')):.1f} mm, {t['wall_time_s']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,8 +14,11 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 
 from .batching import PoseTensors, gather_windows, predict_with_flip, window_indices
@@ -95,34 +98,160 @@ def predict(model: torch.nn.Module, tensors: PoseTensors, tta: bool = False, bat
     return torch.cat(frames), pred - pred[:, root:root + 1]
 
 
+#: How the two averages of :func:`score` are formed (written into results files, printed by the CLI).
+AVERAGES = ("mpjpe / p_mpjpe: mean over actions of each action's frame-weighted mean (the papers' 'Average'); "
+            "*_frames: mean over every scored frame")
+
+
 def evaluate(model: torch.nn.Module, tensors: PoseTensors, tta: bool = False, batch_size: int = 4096,
-             max_frames: int | None = None) -> dict[str, Any]:
+             max_frames: int | None = None, mean_pose: torch.Tensor | None = None,
+             return_predictions: bool = False) -> dict[str, Any]:
     """Protocol #1 (MPJPE) and #2 (P-MPJPE) in millimetres with per-action and per-subject tables.
 
     ``mpjpe``/``p_mpjpe`` are the paper-style numbers: the unweighted mean over actions of each action's
     frame-weighted mean (data.md 6). ``*_frames`` are the plain means over all scored frames.
+    ``mean_pose``: ``(J, 3)`` root-relative metres (the mean training pose); adds ``mean_pose_mpjpe`` (and
+    ``mean_pose_mpjpe_frames``), the trivial baseline's error on the same frames. ``return_predictions``:
+    also return ``"predictions"`` (:func:`prediction_arrays`) under that key.
     """
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be >= 1 (or None for every frame), got {max_frames}")
     frames, pred = predict(model, tensors, tta=tta, batch_size=batch_size, max_frames=max_frames)
-    return score(pred, tensors.y3d.index_select(0, frames).float(), tensors, frames) | {"tta": tta}
+    target = tensors.y3d.index_select(0, frames).float()
+    out = score(pred, target, tensors, frames, mean_pose=mean_pose) | {"tta": tta}
+    if return_predictions:
+        out["predictions"] = prediction_arrays(pred, target, tensors, frames)
+    return out
 
 
-def score(pred: torch.Tensor, target: torch.Tensor, tensors: PoseTensors, frames: torch.Tensor) -> dict[str, Any]:
-    """Scores of predictions ``(N, J, 3)`` against targets (metres) for the flat frames ``frames`` of ``tensors``."""
+def _two_averages(e: torch.Tensor, actions: list, seq: torch.Tensor) -> tuple[float, float]:
+    """(per-action average, frame average) of per-frame errors ``e`` (N,)."""
+    return per_action_table(e, actions, frame_seq=seq)["Average"], e.double().mean().item()
+
+
+def score(pred: torch.Tensor, target: torch.Tensor, tensors: PoseTensors, frames: torch.Tensor,
+          mean_pose: torch.Tensor | None = None) -> dict[str, Any]:
+    """Scores of predictions ``(N, J, 3)`` against targets (metres) for the flat frames ``frames`` of ``tensors``.
+
+    Returns ``mpjpe``, ``p_mpjpe`` (per-action averages), ``mpjpe_frames``, ``p_mpjpe_frames`` (frame
+    averages), ``frames``, ``per_action`` ({"mpjpe": table, "p_mpjpe": table}), ``per_subject``
+    ({subject: the same headline fields}) and ``per_subject_action`` ({"mpjpe": {subject: table}, ...}), all mm;
+    with ``mean_pose`` also ``mean_pose_mpjpe`` / ``mean_pose_mpjpe_frames`` (overall and per subject).
+    """
     e1 = mpjpe(pred, target, reduction="none") * 1000.0                     # (N,) mm
     e2 = p_mpjpe(pred, target, reduction="none") * 1000.0
     seq = tensors.frame_seq.index_select(0, frames).cpu()
     t1 = per_action_table(e1, tensors.actions, tensors.subjects, frame_seq=seq)
     t2 = per_action_table(e2, tensors.actions, tensors.subjects, frame_seq=seq)
-    return {
-        "mpjpe": t1["All"]["Average"],
-        "p_mpjpe": t2["All"]["Average"],
-        "mpjpe_frames": e1.double().mean().item(),
-        "p_mpjpe_frames": e2.double().mean().item(),
-        "frames": int(frames.numel()),
+    e0 = None
+    if mean_pose is not None:
+        base = mean_pose.to(target.device, target.dtype).expand_as(target)
+        e0 = mpjpe(base - base[:, tensors.skeleton.root:tensors.skeleton.root + 1], target, reduction="none") * 1000.0
+    subj = torch.as_tensor(_subject_codes(tensors), dtype=torch.long)[seq]       # (N,) subject index
+
+    def fields(mask: torch.Tensor | None) -> dict[str, Any]:
+        pick = (lambda e: e) if mask is None else (lambda e: e[mask.to(e.device)])
+        s = seq if mask is None else seq[mask]
+        out = {}
+        out["mpjpe"], out["mpjpe_frames"] = _two_averages(pick(e1).cpu(), tensors.actions, s)
+        out["p_mpjpe"], out["p_mpjpe_frames"] = _two_averages(pick(e2).cpu(), tensors.actions, s)
+        if e0 is not None:
+            out["mean_pose_mpjpe"], out["mean_pose_mpjpe_frames"] = _two_averages(pick(e0).cpu(), tensors.actions, s)
+        out["frames"] = int(s.numel())
+        return out
+
+    names = list(dict.fromkeys(tensors.subjects))
+    result = fields(None)
+    result.update({
         "per_action": {"mpjpe": t1["All"], "p_mpjpe": t2["All"]},
-        "per_subject": {"mpjpe": {s: t for s, t in t1.items() if s != "All"},
-                        "p_mpjpe": {s: t for s, t in t2.items() if s != "All"}},
+        "per_subject": {name: fields(subj == k) for k, name in enumerate(names) if bool((subj == k).any())},
+        "per_subject_action": {"mpjpe": {s: t for s, t in t1.items() if s != "All"},
+                               "p_mpjpe": {s: t for s, t in t2.items() if s != "All"}},
+        "averages": AVERAGES,
+    })
+    return result
+
+
+def _subject_codes(tensors: PoseTensors) -> list[int]:
+    """Per-sequence index of the sequence's subject in first-seen order."""
+    names = list(dict.fromkeys(tensors.subjects))
+    return [names.index(s) for s in tensors.subjects]
+
+
+def prediction_arrays(pred: torch.Tensor, target: torch.Tensor, tensors: PoseTensors,
+                      frames: torch.Tensor) -> dict[str, np.ndarray]:
+    """The scored frames as arrays anyone can re-score: ``pred``, ``target`` ``(N, J, 3)`` float32 millimetres,
+    root-relative in camera coordinates; ``subject``, ``action`` (raw key, e.g. ``"Walking 1"``), ``camera``
+    (N,) labels; ``frame`` (N,) int64 index of the frame within its sequence."""
+    seq = tensors.frame_seq.index_select(0, frames)
+    cams = [tensors.cameras[s] for s in seq.tolist()]
+    seq_list = seq.tolist()
+    return {
+        "pred": (pred.detach().float() * 1000.0).cpu().numpy().astype(np.float32),
+        "target": (target.detach().float() * 1000.0).cpu().numpy().astype(np.float32),
+        "subject": np.asarray([tensors.subjects[s] for s in seq_list], dtype=str),
+        "action": np.asarray([tensors.actions[s] for s in seq_list], dtype=str),
+        "camera": np.asarray(cams, dtype=np.int64 if all(isinstance(c, int) for c in cams) else str),
+        "frame": (frames - tensors.seq_start.index_select(0, seq)).cpu().numpy().astype(np.int64),
     }
+
+
+def save_predictions(path: "str | os.PathLike", arrays: dict[str, np.ndarray]) -> Path:
+    """Write :func:`prediction_arrays` to ``path`` (``.npz`` without pickled objects: ``np.load`` needs no
+    ``allow_pickle``); written through a temporary file, errors name ``path``."""
+    from .checkpoint import write_failed
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp.exists():
+            tmp.unlink()
+        raise write_failed(path, e) from None
+    return path
+
+
+def frames_description(tensors: PoseTensors, max_frames: int | None) -> str:
+    """Which frames :func:`predict` scores, in words (for logs and results files)."""
+    if max_frames is None:
+        return f"every frame of the {tensors.num_sequences} test sequences"
+    per_seq = max(1, -(-max_frames // max(1, tensors.num_sequences)))
+    return (f"a centred run of at most {per_seq} frames of each of the {tensors.num_sequences} test sequences "
+            f"(max_frames={max_frames})")
+
+
+class MeanPose(torch.nn.Module):
+    """The trivial baseline: one fixed pose (the mean training pose) whatever the input (chapter 3).
+
+    Shapes: ``(B, J2, 2)`` or ``(B, T, J2, 2)`` -> ``(B, J, 3)``; ``pose`` is ``(J, 3)``.
+    """
+
+    receptive_field = 1
+
+    def __init__(self, pose: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("pose", pose.detach().clone())
+
+    def forward(self, x2d: torch.Tensor) -> torch.Tensor:
+        return self.pose.expand(x2d.shape[0], -1, -1)
+
+
+def mean_training_pose(train_set: PoseTensors) -> torch.Tensor:
+    """``(J, 3)`` mean root-relative pose of a split, metres (float32, on the split's device)."""
+    return train_set.y3d.float().mean(0)
+
+
+def mean_pose_baseline(train_set: PoseTensors, test_set: PoseTensors, max_frames: int | None = None) -> dict[str, Any]:
+    """:func:`evaluate` of :class:`MeanPose` with the mean root-relative training pose.
+
+    A lifting model that does not beat this has learnt nothing from the 2D keypoints. ``max_frames`` as in the
+    recipe (the quick profile scores a subset of the test frames).
+    """
+    model = MeanPose(mean_training_pose(train_set)).to(test_set.device)
+    return evaluate(model, test_set, max_frames=max_frames)
 
 
 def drop_sequences(tensors: PoseTensors, exclude: Sequence[tuple[str, str]] = DRIFT_SEQUENCES) -> PoseTensors:
@@ -160,25 +289,57 @@ def results_markdown(results: dict[str, Any]) -> str:
     facts = [("model", results.get("model")), ("parameters", results.get("parameters")),
              ("data", json.dumps(results["data"]) if "data" in results else None),
              ("epochs", results.get("epochs")), ("seed", results.get("seed")), ("tta", ev.get("tta")),
-             ("frames scored", ev.get("frames")), ("train time (s)", results.get("train_time_s")),
-             ("git commit", results.get("git_commit"))]
+             ("frames scored", ev.get("frames")), ("which frames", ev.get("frames_scored")),
+             ("train time (s)", results.get("train_time_s")), ("git commit", results.get("git_commit"))]
+    mm = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731 - epochs that were not scored
     head += ["| | |", "|---|---|"]
-    head += [f"| MPJPE (P1, mm, action average) | {ev['mpjpe']:.2f} |",
-             f"| P-MPJPE (P2, mm, action average) | {ev['p_mpjpe']:.2f} |"]
+    head += [f"| MPJPE (P1, mm, action average) | {mm(ev['mpjpe'])} |",
+             f"| P-MPJPE (P2, mm, action average) | {mm(ev['p_mpjpe'])} |"]
+    for key, label in (("mpjpe_frames", "MPJPE (P1, mm, frame average)"),
+                       ("p_mpjpe_frames", "P-MPJPE (P2, mm, frame average)"),
+                       ("mean_pose_mpjpe", "mean training pose MPJPE (mm, action average)")):
+        if ev.get(key) is not None:
+            head.append(f"| {label} | {mm(ev[key])} |")
     head += [f"| {k} | {v} |" for k, v in facts if v is not None]
     body = ["", "## Per action (mm)", "",
             format_action_table({"MPJPE (P1)": ev["per_action"]["mpjpe"],
-                                 "P-MPJPE (P2)": ev["per_action"]["p_mpjpe"]}), "",
-            "## Per subject (mm)", ""]
-    rows = {}
-    for s, t in ev["per_subject"]["mpjpe"].items():
-        rows[f"{s} P1"] = t
-        rows[f"{s} P2"] = ev["per_subject"]["p_mpjpe"][s]
-    body.append(format_action_table(rows))
+                                 "P-MPJPE (P2)": ev["per_action"]["p_mpjpe"]}), ""]
+    subjects = ev.get("per_subject") or {}
+    if subjects:
+        cols = [c for c in ("mpjpe", "p_mpjpe", "mpjpe_frames", "p_mpjpe_frames", "mean_pose_mpjpe", "frames")
+                if all(c in v for v in subjects.values())]
+        body += ["## Per subject (mm)", "", "| subject | " + " | ".join(cols) + " |",
+                 "|---|" + "---:|" * len(cols)]
+        body += [f"| {s} | " + " | ".join(str(v[c]) if c == "frames" else mm(v[c]) for c in cols) + " |"
+                 for s, v in subjects.items()]
+    by_action = ev.get("per_subject_action")
+    if by_action:
+        rows = {}
+        for s, t in by_action["mpjpe"].items():
+            rows[f"{s} P1"] = t
+            rows[f"{s} P2"] = by_action["p_mpjpe"][s]
+        body += ["", "## Per subject and action (mm)", "", format_action_table(rows)]
     hist = results.get("history")
     if hist:
         body += ["", "## History", "", "| epoch | loss | MPJPE (mm) | P-MPJPE (mm) | lr |", "|---|---:|---:|---:|---:|"]
-        mm = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731 - epochs that were not scored
         body += [f"| {h['epoch']} | {h['loss']:.5f} | {mm(h['mpjpe'])} | {mm(h['p_mpjpe'])} | {h['lr']:.3g} |"
                  for h in hist]
     return "\n".join(head + body) + "\n"
+
+
+def write_results(out: "str | os.PathLike", results: dict[str, Any], predictions: dict[str, np.ndarray] | None = None,
+                  overwrite: bool = False) -> list[Path]:
+    """Write ``out/results.json`` and ``out/results.md`` (and ``out/predictions.npz`` when ``predictions``).
+
+    Refuses (:class:`~poselift_core.checkpoint.OutputExistsError`, naming the file) when ``out`` already holds
+    results, predictions or a checkpoint, unless ``overwrite``. Returns the paths written.
+    """
+    from .checkpoint import RESULT_FILES, refuse_overwrite, write_text_atomic
+
+    out = Path(out)
+    refuse_overwrite(out, RESULT_FILES, overwrite)
+    written = [write_text_atomic(out / "results.json", json.dumps(results, indent=2, default=str) + "\n"),
+               write_text_atomic(out / "results.md", results_markdown(results))]
+    if predictions is not None:
+        written.append(save_predictions(out / "predictions.npz", predictions))
+    return written

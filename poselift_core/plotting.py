@@ -25,6 +25,8 @@ __all__ = [
     "bone_sides",
     "chain_heads",
     "plot_skeleton_3d",
+    "plot_prediction_3d",
+    "plot_per_joint_error",
     "plot_skeleton_2d",
     "plot_camera_views",
     "plot_adjacency",
@@ -204,6 +206,101 @@ def plot_skeleton_3d(poses: Any, skeleton: Skeleton | str = "h36m17", fps: float
         fig.update_layout(updatemenus=menus, sliders=sliders)
         fig = go.Figure(fig.to_dict() | {"frames": frames}, _validate=False)
     return fig
+
+
+def plot_prediction_3d(pred: Any, target: Any, skeleton: Skeleton | str = "h36m17", fps: float = 10.0,
+                       labels: Sequence[str] | None = None, title: str | None = None, up: str = "-y",
+                       height: int = 520):
+    """Predicted and ground-truth 3D poses in one rotatable scene, with one frame slider for both.
+
+    Args:
+        pred, target: ``(J, 3)`` or ``(N, J, 3)`` metres, root-relative camera coordinates by default (``up="-y"``;
+            ``"z"`` for world coordinates).
+        labels: one caption per frame shown above the slider (e.g. ``"Walk, camera 2, frame 340: 61 mm"``).
+    Returns a plotly ``Figure``: the truth as a grey skeleton, the prediction in the side colours (left blue,
+    right red), and the frames' per-joint error as hover text on the predicted joints. Frames and slider work
+    in the static book page without a kernel.
+    """
+    import plotly.graph_objects as go
+
+    if up not in _UP:
+        raise ValueError(f"up must be one of {sorted(_UP)}, got {up!r}")
+    sk = get_skeleton(skeleton)
+    P, T = _np(pred), _np(target)
+    P, T = (P[None] if P.ndim == 2 else P), (T[None] if T.ndim == 2 else T)
+    if P.shape != T.shape or P.ndim != 3 or P.shape[1:] != (sk.num_joints, 3):
+        raise ValueError(f"pred and target must both be (N, {sk.num_joints}, 3); got {tuple(P.shape)} and "
+                         f"{tuple(T.shape)}")
+    if labels is not None and len(labels) != len(P):
+        raise ValueError(f"labels has {len(labels)} entries for {len(P)} frames")
+    err_mm = np.linalg.norm(P - T, axis=-1) * 1000.0                  # (N, J)
+    P, T = P @ _UP[up].T, T @ _UP[up].T
+    both = np.concatenate([P, T], axis=1)
+    centre = (np.nanmax(both, axis=(0, 1)) + np.nanmin(both, axis=(0, 1))) / 2
+    half = max(float(np.nanmax(np.ptp(both.reshape(-1, 3), axis=0))) / 2, 1e-3) * 1.05
+    scene = dict(aspectmode="cube", camera=dict(eye=_EYE[up], up=dict(x=0, y=0, z=1)),
+                 **{f"{a}axis": dict(range=[c - half, c + half], title=t)
+                    for a, c, t in zip("xyz", centre, _AXIS_TITLES[up])})
+    truth_bones = np.concatenate(_trace_xyz(T, sk)[:3], axis=1)     # all bones of the truth, (N, points, 3)
+    xyz = _trace_xyz(P, sk)
+    hover = [[f"{n}: {e:.0f} mm" for n, e in zip(sk.names, row)] for row in err_mm]
+    traces = [go.Scatter3d(**_xyz(truth_bones[0]), mode="lines", name="ground truth", hoverinfo="skip",
+                           line=dict(color="rgba(60,60,60,0.45)", width=9))]
+    traces += [go.Scatter3d(**_xyz(pts[0]), mode="lines", name=f"predicted, {side}", hoverinfo="skip",
+                            line=dict(color=SIDE_COLORS[side], width=5))
+               for pts, side in zip(xyz[:3], ("left", "right", "centre"))]
+    traces.append(go.Scatter3d(**_xyz(P[0]), mode="markers", name="predicted joints", text=hover[0],
+                               hoverinfo="text", marker=dict(size=3, color="black")))
+    fig = go.Figure(data=traces)
+    heading = title if labels is None else (f"{title}<br><sub>{labels[0]}</sub>" if title else labels[0])
+    fig.update_layout(title=heading, scene=scene, height=height, margin=dict(l=0, r=0, t=60, b=0),
+                      legend=dict(x=0.0, y=1.0, font=dict(size=10)), uirevision="keep")
+    if len(P) > 1:
+        coords = [np.round(pts, 4).transpose(2, 0, 1).tolist() for pts in [truth_bones] + xyz]
+        frames = []
+        for i in range(len(P)):
+            data = [dict(type="scatter3d", x=c[0][i], y=c[1][i], z=c[2][i]) for c in coords]
+            data[-1]["text"] = hover[i]
+            frame = dict(name=str(i), data=data)
+            if labels is not None:
+                frame["layout"] = dict(title=dict(text=f"{title}<br><sub>{labels[i]}</sub>" if title else labels[i]))
+            frames.append(frame)
+        menus, sliders = _animation_controls(len(P), fps)
+        fig.update_layout(updatemenus=menus, sliders=sliders)
+        fig = go.Figure(fig.to_dict() | {"frames": frames}, _validate=False)
+    return fig
+
+
+def plot_per_joint_error(errors_mm: Any, skeleton: Skeleton | str = "h36m17", ax: Axes | None = None,
+                         title: str | None = None, baseline_mm: Any = None) -> Axes:
+    """Horizontal bars of the mean error of each joint ``(J,)`` in millimetres, coloured by body side.
+
+    ``baseline_mm``: an optional second ``(J,)`` series (e.g. the mean training pose) drawn as outlined bars.
+    """
+    sk = get_skeleton(skeleton)
+    e = _np(errors_mm).reshape(-1)
+    if len(e) != sk.num_joints:
+        raise ValueError(f"errors_mm has {len(e)} entries for the {sk.num_joints} joints of {sk.name}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.28 * sk.num_joints + 1.0), layout="constrained")
+    side = ["centre"] * sk.num_joints
+    for j in sk.left:
+        side[j] = "left"
+    for j in sk.right:
+        side[j] = "right"
+    y = np.arange(sk.num_joints)
+    if baseline_mm is not None:
+        b = _np(baseline_mm).reshape(-1)
+        ax.barh(y, b, color="none", edgecolor="#999999", ls="--", label="mean training pose")
+    ax.barh(y, e, height=0.6, color=[SIDE_COLORS[s] for s in side], label="model")
+    ax.set_yticks(y, list(sk.names), fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("mean joint error (mm)")
+    if baseline_mm is not None:
+        ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
 
 
 # --------------------------------------------------------------------------- 2D skeletons (matplotlib)

@@ -138,8 +138,8 @@ def build(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None"
     wall = time.time() - t0
     model = trainer.model.eval()
     _, meta, _ = read_open_mm(data_dir)
-    keep = ("mpjpe", "p_mpjpe", "mpjpe_frames", "p_mpjpe_frames", "baseline_mean_pose", "per_subject",
-            "frames", "test_frames")
+    keep = ("mpjpe", "p_mpjpe", "mpjpe_frames", "p_mpjpe_frames", "mean_pose_mpjpe", "mean_pose_mpjpe_frames",
+            "per_subject", "frames", "averages")
     provenance = {
         "name": name, "family": spec.family, "note": spec.note, "recipe": spec.recipe,
         "overrides": _plain(spec.overrides),
@@ -155,7 +155,8 @@ def build(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None"
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     ckpt = {"format_version": FORMAT_VERSION, "model_name": recipe.model,
             "model_config": _plain(model_config_dict(model)), "model": state,
-            "recipe": _plain(asdict(recipe)), "run_config": {"data": "open"}, "provenance": _plain(provenance)}
+            "recipe": _plain(asdict(recipe)), "run_config": {"data": "open"}, "provenance": _plain(provenance),
+            "mean_pose": trainer.mean_pose.detach().cpu()}
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.pt"
     from .checkpoint import save_checkpoint

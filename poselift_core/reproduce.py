@@ -47,21 +47,18 @@ def in_colab() -> bool:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` -> ``"cuda"`` when a GPU is visible, else ``"cpu"``; explicit names are checked.
+    """:func:`poselift_core.train.resolve_device` as a string (``"cuda"``, ``"mps"``, ``"cpu"``, ``"cuda:1"``).
 
+    Explicit names are checked (``"gpu"`` means ``"cuda"``; a device this machine lacks raises ``ValueError``).
     On Colab without a GPU it says how to switch the runtime, the step readers most often forget.
     """
-    import torch
+    from .train import resolve_device as resolve
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device == "cpu" and in_colab():
-            print("No GPU in this Colab runtime: Runtime > Change runtime type > GPU (T4), then re-run. "
-                  "The quick profile also runs on the CPU.")
-        return device
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but torch sees no CUDA GPU; use device='auto' or 'cpu'")
-    return device
+    resolved = str(resolve(device))
+    if device == "auto" and resolved == "cpu" and in_colab():
+        print("No GPU in this Colab runtime: Runtime > Change runtime type > GPU (T4), then re-run. "
+              "The quick profile also runs on the CPU.")
+    return resolved
 
 
 # --------------------------------------------------------------------------- which notebooks
@@ -164,23 +161,23 @@ def run_notebooks(notebooks: Sequence[Path], out_dir: str | Path, parameters: Ma
 
 # --------------------------------------------------------------------------- results
 def save_results(name: str, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-                 out_dir: str | Path = "runs") -> Path:
+                 out_dir: str | Path = "runs", overwrite: bool = False) -> Path:
     """Write a notebook's results to ``out_dir/results_<name>.json`` (atomically); returns the path.
 
     Each row needs ``model`` and ``data``; ``mpjpe``, ``p_mpjpe`` (mm) and ``params`` are the table's columns, and
-    any other keys (``keypoints``, ``epochs``, ``profile``, ...) are kept in ``results.json``.
+    any other keys (``keypoints``, ``epochs``, ``profile``, ...) are kept in ``results.json``. An existing file of
+    that name is refused (``FileExistsError`` naming it) unless ``overwrite``.
     """
+    from .checkpoint import refuse_overwrite, write_text_atomic
+
     rows = [dict(rows)] if isinstance(rows, Mapping) else [dict(r) for r in rows]
     for i, row in enumerate(rows):
         missing = [k for k in ("model", "data") if k not in row]
         if missing:
             raise ValueError(f"save_results({name!r}): row {i} lacks {missing}: {row}")
     path = Path(out_dir) / f"results_{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(rows, indent=2, default=float) + "\n")
-    os.replace(tmp, path)
-    return path
+    refuse_overwrite(path.parent, [path.name], overwrite, flag="overwrite=True")
+    return write_text_atomic(path, json.dumps(rows, indent=2, default=float) + "\n")
 
 
 def collect_results(out_dir: str | Path) -> list[dict]:

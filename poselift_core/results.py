@@ -239,7 +239,7 @@ def normalize_run(row: Mapping[str, Any], source: str = "") -> dict[str, Any]:
     steps, batch = row.get("steps"), (row.get("recipe_config") or {}).get("batch_size")
     speed = _num(row.get("train_samples_per_s") or row.get("samples_per_s"))
     if speed is None and steps and batch and _num(row.get("train_time_s")):
-        speed = steps * batch / float(row["train_time_s"])  # includes the per-epoch evaluation: a lower bound
+        speed = steps * batch / float(row["train_time_s"])  # older rows without the trainer's own sample count
     label = data_label(data if not isinstance(data, Mapping) else {**data, "keypoints": keypoints})
     if not isinstance(data, Mapping) and keypoints:
         label = f"{label}, {keypoints_label(keypoints)}"

@@ -8,7 +8,10 @@
 epochs, seed) applied to the recipe; it returns the trainer too, so a chapter can look inside the trained model.
 :func:`result_row` keeps the keys the results chapter reads (model, recipe, data, profile, MPJPE and P-MPJPE in
 mm, parameters, training time and throughput); :func:`mean_pose_baseline` scores the trivial predictor every
-model must beat. The training loop itself is explained in chapter 6.
+model must beat (both live in :mod:`poselift_core.evaluate` and are re-exported here). Nothing is overwritten
+silently: ``train_recipe(checkpoint_dir=...)`` and :func:`save_run` refuse to replace existing results unless
+``overwrite=True``; ``train_recipe(..., resume=True)`` continues a killed run from ``checkpoint_dir``. The training
+loop itself is explained in chapter 6.
 """
 from __future__ import annotations
 
@@ -16,10 +19,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
-import torch.nn as nn
-
 from .batching import PoseTensors
+from .evaluate import MeanPose, mean_pose_baseline
 
 __all__ = ["train_recipe", "result_row", "save_run", "summary_line", "MeanPose", "mean_pose_baseline"]
 
@@ -27,7 +28,8 @@ __all__ = ["train_recipe", "result_row", "save_run", "summary_line", "MeanPose",
 def train_recipe(name: str, profile: str = "quick", data: str = "sample", data_dir: str | None = None,
                  device: str = "auto", epochs: int | None = None, seed: int = 0,
                  checkpoint_dir: str | Path | None = None,
-                 splits: tuple[PoseTensors, PoseTensors, dict] | None = None, **overrides: Any):
+                 splits: tuple[PoseTensors, PoseTensors, dict] | None = None, resume: bool = False,
+                 overwrite: bool = False, allow_changes: bool = False, **overrides: Any):
     """Train recipe ``name`` in ``profile`` and return ``(trainer, results)``.
 
     Args:
@@ -37,16 +39,24 @@ def train_recipe(name: str, profile: str = "quick", data: str = "sample", data_d
             ``None`` writes nothing (the quick profile in the book).
         splits: ``(train, test, info)`` from :func:`poselift_core.sources.load_data`, to load the data once
             for several recipes; ``None`` loads them for this recipe.
-        overrides: further :class:`~poselift_core.recipes.Recipe` fields (validated).
+        resume: continue the run in ``checkpoint_dir`` from its ``checkpoint.pt`` (same settings, or
+            ``allow_changes=True``: the changes are recorded in the results under ``resumes``).
+        overwrite: replace the results and checkpoint already in ``checkpoint_dir`` (otherwise refused).
+        overrides: further :class:`~poselift_core.recipes.Recipe` fields (validated); ``model_overrides`` is
+            merged into the recipe's own (a key set here replaces only that key).
     """
     from .recipes import get_recipe
     from .train import RunConfig, Trainer
 
     if epochs is not None:
         overrides["epochs"] = int(epochs)
+    if isinstance(overrides.get("model_overrides"), dict):
+        base = get_recipe(name, profile=profile).model_overrides
+        overrides["model_overrides"] = {**base, **overrides["model_overrides"]}
     recipe = get_recipe(name, profile=profile, seed=int(seed), **overrides)
     run = RunConfig(recipe, data=data, data_dir=data_dir, device=device, progress=False,
-                    out=None if checkpoint_dir is None else str(checkpoint_dir))
+                    out=None if checkpoint_dir is None else str(checkpoint_dir), resume=resume,
+                    overwrite=overwrite, allow_changes=allow_changes)
     train_set, test_set, info = splits if splits is not None else (None, None, None)
     trainer = Trainer(run, train_set, test_set, info)
     results = trainer.fit()
@@ -57,8 +67,8 @@ def result_row(results: dict[str, Any], data: str) -> dict[str, Any]:
     """The row a chapter saves for one trained model (read by :mod:`poselift_core.results`).
 
     ``data`` is the notebook's data name (``"sample"``, ``"h36m"``, ...). ``train_samples_per_s`` is the
-    trainer's own figure when it reports one, else ``steps x batch / train_time_s`` (which includes the
-    per-epoch evaluation, so a lower bound). ``params`` duplicates ``parameters`` for
+    trainer's own figure when it reports one (samples over the optimiser steps' time), else
+    ``steps x batch / train_time_s`` (older results). ``params`` duplicates ``parameters`` for
     :func:`poselift_core.reproduce.results_markdown`.
     """
     info = results.get("data") if isinstance(results.get("data"), dict) else {}
@@ -73,6 +83,8 @@ def result_row(results: dict[str, Any], data: str) -> dict[str, Any]:
         "keypoints": info.get("keypoints"), "profile": results.get("profile"),
         "receptive_field": math.prod(widths) if widths else 1,
         "mpjpe": results.get("mpjpe"), "p_mpjpe": results.get("p_mpjpe"), "tta": results.get("tta"),
+        "mpjpe_frames": results.get("mpjpe_frames"), "p_mpjpe_frames": results.get("p_mpjpe_frames"),
+        "mean_pose_mpjpe": results.get("mean_pose_mpjpe"), "frames": results.get("frames"),
         "parameters": results.get("parameters"), "params": results.get("parameters"),
         "train_time_s": results.get("train_time_s"), "train_samples_per_s": speed,
         "epochs": results.get("epochs"), "steps": results.get("steps"), "seed": results.get("seed"),
@@ -81,11 +93,16 @@ def result_row(results: dict[str, Any], data: str) -> dict[str, Any]:
     }
 
 
-def save_run(results: dict[str, Any], data: str, out_dir: str | Path, name: str | None = None) -> Path:
-    """Write ``out_dir/results_<name>.json`` (default name: the model) with :func:`result_row`."""
+def save_run(results: dict[str, Any], data: str, out_dir: str | Path, name: str | None = None,
+             overwrite: bool = False) -> Path:
+    """Write ``out_dir/results_<name>.json`` (default name: the model) with :func:`result_row`.
+
+    An existing file of that name is refused (:class:`~poselift_core.checkpoint.OutputExistsError`, naming
+    it) unless ``overwrite``.
+    """
     from .reproduce import save_results
 
-    return save_results(name or results["model"], result_row(results, data), out_dir)
+    return save_results(name or results["model"], result_row(results, data), out_dir, overwrite=overwrite)
 
 
 def summary_line(results: dict[str, Any]) -> str:
@@ -96,31 +113,3 @@ def summary_line(results: dict[str, Any]) -> str:
     return (f"{results['model']:<12} ({results.get('recipe')}): {results.get('steps')} steps in "
             f"{results.get('train_time_s', float('nan')):.0f} s, MPJPE {mm(results.get('mpjpe'))}, "
             f"P-MPJPE {mm(results.get('p_mpjpe'))}")
-
-
-class MeanPose(nn.Module):
-    """The trivial baseline: one fixed pose (the mean training pose) whatever the input (chapter 3).
-
-    Shapes: ``(B, J2, 2)`` or ``(B, T, J2, 2)`` -> ``(B, J, 3)``; ``pose`` is ``(J, 3)``.
-    """
-
-    receptive_field = 1
-
-    def __init__(self, pose: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("pose", pose.detach().clone())
-
-    def forward(self, x2d: torch.Tensor) -> torch.Tensor:
-        return self.pose.expand(x2d.shape[0], -1, -1)
-
-
-def mean_pose_baseline(train_set: PoseTensors, test_set: PoseTensors, max_frames: int | None = None) -> dict[str, Any]:
-    """:func:`~poselift_core.evaluate.evaluate` of :class:`MeanPose` with the mean root-relative training pose.
-
-    A lifting model that does not beat this has learnt nothing from the 2D keypoints. ``max_frames`` as in the
-    recipe (the quick profile scores a subset of the test frames).
-    """
-    from .evaluate import evaluate
-
-    model = MeanPose(train_set.y3d.mean(0)).to(test_set.device)
-    return evaluate(model, test_set, max_frames=max_frames)

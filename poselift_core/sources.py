@@ -12,11 +12,14 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
 from .batching import PoseTensors
+
+if TYPE_CHECKING:
+    from .data import PoseDataset
 from .recipes import Recipe
 
 DATA_SOURCES = ("open", "sample", "h36m", "humaneva", "cmu")
@@ -26,7 +29,7 @@ MOCAP_SUFFIXES = (".asf", ".amc", ".bvh")
 _CACHE_VERSION = 1
 
 
-def load_data(recipe: Recipe, data: str = "sample", data_dir: "str | None" = None,
+def load_data(recipe: Recipe, data: str = "open", data_dir: "str | None" = None,
               device: "torch.device | str" = "cpu", train_subjects: Sequence[str] | None = None,
               test_subjects: Sequence[str] | None = None,
               need_train: bool = True) -> tuple[PoseTensors | None, PoseTensors, dict[str, Any]]:
@@ -37,8 +40,6 @@ def load_data(recipe: Recipe, data: str = "sample", data_dir: "str | None" = Non
     there a detector recipe runs on GT 2D (the description's ``note`` says so) and a HumanEva recipe on H36M-17.
     ``need_train=False`` skips the train split (evaluation).
     """
-    from .data import load_h36m, load_videopose3d, sample_paths
-
     if data not in DATA_SOURCES:
         raise ValueError(f"unknown data {data!r}; use one of {DATA_SOURCES}")
     native = data == recipe.dataset
@@ -47,19 +48,8 @@ def load_data(recipe: Recipe, data: str = "sample", data_dir: "str | None" = Non
     actions = recipe.actions if native else None
     train_s: Any = list(train_subjects) if train_subjects else "train"
     test_s: Any = list(test_subjects) if test_subjects else "test"
-    if data == "open":
-        from .data.open_benchmark import load_open
-        ds = load_open(data_dir, joints=17 if joints not in (16, 17) else joints)
-    elif data == "sample":
-        ds = load_videopose3d(*sample_paths(data_dir), joints=joints, name="sample")
-    elif data == "h36m":
-        ds = load_h36m(_need_dir(data, data_dir), keypoints=keypoints, joints=joints)
-    elif data == "humaneva":
-        from .data import load_humaneva
-        ds = load_humaneva(_need_dir(data, data_dir), keypoints=keypoints)
-    else:
-        p3, p2 = convert_mocap_cached(_need_dir(data, data_dir))
-        ds = load_videopose3d(p3, p2, joints=joints, name="cmu")
+    ds = load_dataset(data, data_dir, keypoints=keypoints, joints=joints)
+    if data == "cmu":
         train_s = list(train_subjects or CMU_TRAIN_SUBJECTS)
         test_s = list(test_subjects or CMU_TEST_SUBJECTS)
         missing = sorted(set(train_s + test_s) - set(ds.subjects()))
@@ -76,6 +66,59 @@ def load_data(recipe: Recipe, data: str = "sample", data_dir: "str | None" = Non
     if keypoints != recipe.keypoints:
         info["note"] = f"recipe keypoints {recipe.keypoints!r} are not available for data {data!r}; GT 2D used"
     return train, test, info
+
+
+def load_dataset(data: str = "open", data_dir: "str | None" = None, keypoints: str = "gt",
+                 joints: int = 17) -> "PoseDataset":
+    """The whole :class:`~poselift_core.data.PoseDataset` of a data source (the dispatch the trainer uses).
+
+    ``"open"``: the open benchmark (``data_dir`` None: the shipped one); ``"sample"``: the small bundled sample;
+    ``"h36m"`` / ``"humaneva"``: VideoPose3D files in ``data_dir`` with 2D ``keypoints``; ``"cmu"``: a folder of
+    ASF/AMC/BVH files, converted once. ``joints``: 17, or 16 (Nose dropped) where the source allows it.
+    """
+    from .data import load_h36m, load_videopose3d, sample_paths
+
+    if data not in DATA_SOURCES:
+        raise ValueError(f"unknown data {data!r}; use one of {DATA_SOURCES}")
+    if data == "open":
+        from .data.open_benchmark import load_open
+        return load_open(data_dir, joints=joints if joints in (16, 17) else 17)
+    if data == "sample":
+        return load_videopose3d(*sample_paths(data_dir), joints=joints, name="sample")
+    if data == "h36m":
+        return load_h36m(_need_dir(data, data_dir), keypoints=keypoints, joints=joints)
+    if data == "humaneva":
+        from .data import load_humaneva
+        return load_humaneva(_need_dir(data, data_dir), keypoints=keypoints)
+    p3, p2 = convert_mocap_cached(_need_dir(data, data_dir))
+    return load_videopose3d(p3, p2, joints=joints, name="cmu")
+
+
+def dataset_files(data: str = "open", data_dir: "str | None" = None, keypoints: str = "gt",
+                  export_dir: "str | None" = None) -> tuple[Path, Path]:
+    """The VideoPose3D file pair ``(3D, 2D)`` behind a data source, for reading the format by hand.
+
+    The open benchmark stores its 3D in int16 millimetres and projects the 2D at load time, so its pair is
+    exported (float32 metres and pixels) into ``export_dir`` (default: a new temporary folder).
+    """
+    from .data import sample_paths
+    from .data.h36m import require_data_files
+
+    if data == "open":
+        import tempfile
+
+        from .data.open_benchmark import export_videopose3d
+        out = export_dir if export_dir is not None else tempfile.mkdtemp(prefix="poselift_open_")
+        return export_videopose3d(out, data_dir)
+    if data == "sample":
+        return sample_paths(data_dir)
+    if data == "h36m":
+        return require_data_files(_need_dir(data, data_dir), "h36m", keypoints, "h36m")
+    if data == "humaneva":
+        return require_data_files(_need_dir(data, data_dir), "humaneva15", keypoints, "humaneva")
+    if data == "cmu":
+        return convert_mocap_cached(_need_dir(data, data_dir))
+    raise ValueError(f"unknown data {data!r}; use one of {DATA_SOURCES}")
 
 
 def _need_dir(data: str, data_dir: "str | None") -> Path:

@@ -11,8 +11,11 @@ results) and :func:`train`, the one-call entry point used by notebooks and the C
 A run is deterministic for a given seed on a given device (torch, NumPy and Python RNGs seeded; batch order
 from an explicit ``torch.Generator``), and ``resume=True`` continues a killed run from ``out/checkpoint.pt`` to
 the same weights an uninterrupted run reaches (every RNG state and the epoch's batch order are restored, also
-mid-epoch with ``checkpoint_every``). Under ``torchrun`` it trains with DistributedDataParallel: every rank
-draws the same global batch and takes its own slice. Explained in the book, chapter 6 ("Training").
+mid-epoch with ``checkpoint_every``). Nothing is overwritten silently: a run into a folder that already holds
+results or a checkpoint refuses unless ``overwrite=True``, and ``resume=True`` with settings that differ from
+the checkpoint's refuses, naming every differing key, unless ``allow_changes=True`` (the change is recorded in
+``results.json`` under ``resumes``). Every log line also goes to ``out/train.log``. Under ``torchrun`` it
+trains with DistributedDataParallel: every rank draws the same global batch and takes its own slice. Explained in the book, chapter 6 ("Training").
 """
 from __future__ import annotations
 
@@ -34,10 +37,11 @@ import torch.nn as nn
 
 from . import __version__
 from .batching import PoseTensors, iterate_minibatches, make_batch, num_batches
-from .checkpoint import (FORMAT_VERSION, CheckpointError, capture_rng, model_config_dict, read_checkpoint,
-                         restore_rng, save_checkpoint, seed_everything)
+from .checkpoint import (FORMAT_VERSION, RESULT_FILES, CheckpointError, capture_rng, is_resumable,
+                         model_config_dict, read_checkpoint, refuse_overwrite, restore_rng, save_checkpoint,
+                         seed_everything, write_failed, write_text_atomic)
 from .distributed import DistInfo, barrier, convert_sync_batchnorm, init_from_env, shutdown
-from .evaluate import evaluate, results_markdown
+from .evaluate import evaluate, frames_description, mean_training_pose, results_markdown
 from .optim import build_optimizer, lr_at, pose_loss, set_lr
 from .recipes import Recipe
 from .sources import DATA_SOURCES, load_data
@@ -55,6 +59,8 @@ class RunConfig:
     ``data_dir``) or ``"cmu"`` (ASF/AMC/BVH files in ``data_dir``, converted once into
     ``data_dir/.poselift_cache``). ``out``: folder for ``checkpoint.pt``, ``results.json``, ``results.md``
     (``None``: write nothing). ``checkpoint_every``: also checkpoint every N steps inside an epoch.
+    ``overwrite``: allow replacing the results and checkpoint already in ``out``. ``allow_changes``: let
+    ``resume`` continue with settings that differ from the checkpoint's (recorded in the results).
     """
 
     recipe: Recipe
@@ -69,6 +75,8 @@ class RunConfig:
     train_subjects: tuple[str, ...] | None = None
     test_subjects: tuple[str, ...] | None = None
     progress: bool = True
+    overwrite: bool = False
+    allow_changes: bool = False
 
     def __post_init__(self) -> None:
         if self.data not in DATA_SOURCES:
@@ -77,19 +85,52 @@ class RunConfig:
             raise ValueError(f"unknown amp {self.amp!r}; use None or 'bf16'")
         if self.resume and self.out is None:
             raise ValueError("resume=True needs an output folder (out=...) holding checkpoint.pt")
+        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, int) \
+                or self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be an integer >= 0 (0: only after each epoch), "
+                             f"got {self.checkpoint_every!r}")
+        for key in ("train_subjects", "test_subjects"):
+            value = getattr(self, key)
+            if value is not None:
+                if isinstance(value, str) or not len(value):
+                    raise ValueError(f"{key} must be a non-empty sequence of subject names, got {value!r}")
+                setattr(self, key, tuple(str(v) for v in value))
+        if self.train_subjects and self.test_subjects:
+            shared = sorted(set(self.train_subjects) & set(self.test_subjects))
+            if shared:
+                raise ValueError(f"train and test subjects overlap ({', '.join(shared)}): the test split must hold "
+                                 "out subjects never seen in training")
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"`` → CUDA if available, else Apple MPS, else CPU; anything else is passed to ``torch.device``."""
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def resolve_device(name: "str | torch.device" = "auto") -> torch.device:
+    """``"auto"`` → CUDA if available, else Apple MPS, else CPU; ``"gpu"`` means ``"cuda"``; anything else is
+    passed to ``torch.device``. A device this machine does not have raises ``ValueError`` naming it."""
+    asked = str(name)
+    name = asked.strip().lower()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False")
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    if name == "gpu" or name.startswith("gpu:"):
+        name = "cuda" + name[3:]
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N, gpu or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {asked!r} requested but torch sees no CUDA GPU (torch.cuda.is_available() is "
+                             "False); use auto or cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r} requested but only {torch.cuda.device_count()} CUDA GPU(s) exist")
+    elif device.type == "mps" and not _mps_available():
+        raise ValueError(f"device {name!r} requested but Apple MPS is not available; use auto or cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {name!r} is not supported; use auto, cpu, cuda, cuda:N, gpu or mps")
     return device
 
 
@@ -152,6 +193,7 @@ class Trainer:
         from .models import build_model
 
         self.run, self.recipe = run, run.recipe
+        self._resume_from = check_output_folder(run)      # before any data is loaded: fail fast
         device = resolve_device(run.device)
         self.dist: DistInfo = init_from_env(device.type)
         if self.dist.enabled and device.type == "cuda":
@@ -167,6 +209,7 @@ class Trainer:
         if train_set is None or test_set is None:
             train_set, test_set, data_info = load_data(run.recipe, run.data, run.data_dir, device,
                                                        run.train_subjects, run.test_subjects)
+            check_splits(data_info)
         self.train_set, self.test_set = train_set.to(device), test_set.to(device)
         self.data_info = data_info or {"source": "tensors", "train_frames": train_set.num_frames,
                                        "test_frames": test_set.num_frames, "joints": train_set.skeleton.num_joints,
@@ -174,6 +217,8 @@ class Trainer:
 
         model = build_model(self.recipe.model, skeleton=train_set.skeleton, **self.recipe.model_overrides)
         self.model = model.to(device)                    # the plain module: hooks, evaluation, checkpoints
+        # the trivial baseline of every evaluation; stored in the checkpoint so `evaluate` can score it later
+        self.mean_pose = mean_training_pose(self.train_set)                   # (J, 3) metres
         self.receptive_field = int(getattr(model, "receptive_field", 1))
         if self.recipe.loss == "grid_mse" and not getattr(model, "loss_on_grid", False):
             raise ValueError(f"recipe {self.recipe.name!r}: loss 'grid_mse' needs a model with loss_on_grid=True, "
@@ -195,11 +240,14 @@ class Trainer:
         self.epoch_gen_state: torch.Tensor | None = None
         self.epoch_loss = [0.0, 0]     # running (sum, count) of the current epoch's losses
         self.history: list[dict[str, Any]] = []
-        self.train_time_s = 0.0        # wall time of the epochs, evaluation included
+        self.train_time_s = 0.0        # wall time of the training epochs, evaluation excluded
+        self.eval_time_s = 0.0         # wall time of the evaluations
         self.loop_time_s = 0.0         # wall time of the optimiser steps alone (throughput)
+        self.samples_seen = 0          # training samples (flipped copies included) over all optimiser steps
+        self.resumes: list[dict[str, Any]] = []    # one entry per resume: where, and which settings changed
         self.last_eval: dict[str, Any] | None = None
         if run.resume:
-            self.load_checkpoint(self.checkpoint_path)
+            self.load_checkpoint(self.checkpoint_path, self._resume_from)
         elif self.dist.enabled:
             torch.manual_seed(self.recipe.seed + 7919 * self.dist.rank)  # distinct dropout masks per rank
 
@@ -208,22 +256,40 @@ class Trainer:
     def checkpoint_path(self) -> Path | None:
         return None if self.run.out is None else Path(self.run.out) / "checkpoint.pt"
 
+    @property
+    def log_path(self) -> Path | None:
+        return None if self.run.out is None else Path(self.run.out) / "train.log"
+
     def log(self, msg: str) -> None:
-        if self.run.progress and self.dist.is_main:
+        """Print ``msg`` (when ``progress``) and append it to ``out/train.log`` (always, rank 0)."""
+        if not self.dist.is_main:
+            return
+        if self.run.progress:
             from tqdm.auto import tqdm
             tqdm.write(msg)
+        if self.log_path is not None:
+            try:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.log_path, "a") as f:
+                    f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {msg}\n")
+            except OSError as e:
+                raise write_failed(self.log_path, e) from None
 
     # ---------------------------------------------------------------------------------- the loop
     def fit(self) -> dict[str, Any]:
         """Train the remaining epochs, evaluating and checkpointing after each; return the results dict."""
         r = self.recipe
+        if self.run.out is not None and self.dist.is_main:
+            self.log(f"{'resuming' if self.run.resume else 'training'} {r.name} ({r.profile}) on "
+                     f"{self.data_info.get('source')}, device {self.device}; writing {self.run.out}/checkpoint.pt, "
+                     "results.json, results.md, train.log")
         for epoch in range(self.epoch, r.epochs):
             t0 = time.perf_counter()
             loss = self.train_epoch(epoch)
+            self.train_time_s += time.perf_counter() - t0      # training only: evaluation is timed apart
             scored = (epoch + 1) % r.eval_every == 0 or epoch + 1 == r.epochs
             ev = self.evaluate() if scored else {"mpjpe": None, "p_mpjpe": None}
             self.epoch, self.batch_in_epoch, self.epoch_loss = epoch + 1, 0, [0.0, 0]
-            self.train_time_s += time.perf_counter() - t0
             self.history.append({"epoch": epoch + 1, "step": self.step, "loss": loss,
                                  "lr": lr_at(r, epoch, max(self.step - 1, 0)), "mpjpe": ev["mpjpe"],
                                  "p_mpjpe": ev["p_mpjpe"], "time_s": self.train_time_s})
@@ -311,6 +377,7 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), r.grad_clip)
         self.optimizer.step()
         self.step += 1
+        self.samples_seen += n_global
         return loss * scale
 
     def _checkpoint_due(self) -> bool:
@@ -333,26 +400,29 @@ class Trainer:
         if not self.dist.is_main:
             self.last_eval = {"mpjpe": float("nan"), "p_mpjpe": float("nan")}
             return self.last_eval
+        t0 = time.perf_counter()
         self.last_eval = evaluate(self.model, self.test_set, tta=r.tta, batch_size=r.eval_batch_size,
-                                  max_frames=r.eval_max_frames)
+                                  max_frames=r.eval_max_frames, mean_pose=self.mean_pose)
+        self.eval_time_s += time.perf_counter() - t0
         return self.last_eval
 
     def results(self) -> dict[str, Any]:
+        """Everything a results file holds: the recipe, the data, the last evaluation (both averages, per
+        action and per subject, and ``mean_pose_mpjpe``, the mean training pose scored on the same frames: a
+        model that does not beat it learnt nothing from the 2D), timings and provenance."""
         from .models import count_parameters
-        from .runs import mean_pose_baseline
 
         ev = self.last_eval or {}
         r = self.recipe
-        # the trivial predictor on the same test frames: a model that does not beat it learnt nothing from 2D
-        baseline = {}
-        if self.dist.is_main and ev:
-            base = mean_pose_baseline(self.train_set, self.test_set, max_frames=r.eval_max_frames)
-            baseline = {"baseline_mean_pose": {"mpjpe": base["mpjpe"], "p_mpjpe": base["p_mpjpe"]}}
         return {
             "recipe": r.name, "profile": r.profile, "model": r.model, "model_config": model_config_dict(self.model),
             "parameters": count_parameters(self.model), "seed": r.seed, "epochs": self.epoch, "steps": self.step,
-            "data": self.data_info, **ev, **baseline, "history": self.history, "train_time_s": round(self.train_time_s, 3),
-            "train_samples_per_s": round(self.step * r.batch_size / self.loop_time_s, 1) if self.loop_time_s else None,
+            "data": self.data_info, **ev, "frames_scored": frames_description(self.test_set, r.eval_max_frames),
+            "mean_pose_source": "mean root-relative pose of this run's training split",
+            "history": self.history, "train_time_s": round(self.train_time_s, 3),
+            "eval_time_s": round(self.eval_time_s, 3), "samples_seen": self.samples_seen,
+            "train_samples_per_s": round(self.samples_seen / self.loop_time_s, 1) if self.loop_time_s else None,
+            "resumes": self.resumes,
             "git_commit": git_commit(), "poselift_version": __version__, "device": str(self.device),
             "amp": self.run.amp, "compile": self.run.compile, "world_size": self.dist.world_size,
             "recipe_config": dataclasses.asdict(r),
@@ -362,10 +432,12 @@ class Trainer:
     def write_results(self, results: dict[str, Any]) -> None:
         if self.run.out is None or not self.dist.is_main:
             return
-        out = Path(self.run.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-        (out / "results.md").write_text(results_markdown(results))
+        out = Path(self.run.out)     # the folder was checked when the run started: these files are its own
+        write_text_atomic(out / "results.json", json.dumps(results, indent=2, default=str) + "\n")
+        write_text_atomic(out / "results.md", results_markdown(results))
+        self.log(f"MPJPE {results['mpjpe']:.2f} mm, P-MPJPE {results['p_mpjpe']:.2f} mm (per-action averages); "
+                 f"frame averages {results.get('mpjpe_frames', float('nan')):.2f} / "
+                 f"{results.get('p_mpjpe_frames', float('nan')):.2f} mm -> {out / 'results.json'}")
 
     # ---------------------------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -379,10 +451,13 @@ class Trainer:
             "scheduler": {"schedule": self.recipe.schedule, "lr": self.optimizer.param_groups[0]["lr"]},
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "epoch_loss": list(self.epoch_loss), "rng": rng, "history": self.history,
-            "train_time_s": self.train_time_s, "loop_time_s": self.loop_time_s,
+            "train_time_s": self.train_time_s, "eval_time_s": self.eval_time_s, "loop_time_s": self.loop_time_s,
+            "samples_seen": self.samples_seen, "resumes": self.resumes,
             "recipe": dataclasses.asdict(self.recipe),
             "run_config": {k: v for k, v in dataclasses.asdict(self.run).items() if k != "recipe"},
-            "data": self.data_info,
+            "data": self.data_info, "mean_pose": self.mean_pose.detach().cpu(),
+            "provenance": {"git_commit": git_commit(), "poselift_version": __version__,
+                           "torch": str(torch.__version__)},
         }
 
     def save_checkpoint(self) -> Path | None:
@@ -399,28 +474,119 @@ class Trainer:
         barrier()          # other ranks wait, so none runs ahead of the file
         return path
 
-    def load_checkpoint(self, path: Path | None) -> None:
-        """Restore a run from ``path`` (model, optimiser, counters, every RNG state)."""
-        ckpt = read_checkpoint(path, map_location="cpu")   # RNG states must stay CPU tensors
-        if ckpt["model_name"] != self.recipe.model:
-            raise CheckpointError(f"checkpoint {path} holds model {ckpt['model_name']!r}, but recipe "
-                                  f"{self.recipe.name!r} trains {self.recipe.model!r}")
+    def load_checkpoint(self, path: Path | None, ckpt: dict[str, Any] | None = None) -> None:
+        """Restore a run from ``path`` (model, optimiser, counters, every RNG state); ``ckpt``: already read."""
+        if ckpt is None:
+            ckpt = read_checkpoint(path, map_location="cpu")   # RNG states must stay CPU tensors
+            check_resumable(ckpt, path, self.recipe)
         mine = model_config_dict(self.model)
         same = json.dumps(ckpt["model_config"], sort_keys=True, default=str) == json.dumps(mine, sort_keys=True,
                                                                                             default=str)
         if not same:
             raise CheckpointError(f"checkpoint {path}: model config {ckpt['model_config']} differs from this "
                                   f"run's {mine}")
+        changes = check_changes(ckpt, path, self.run)
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.epoch, self.step, self.batch_in_epoch = ckpt["epoch"], ckpt["step"], ckpt["batch_in_epoch"]
         self.epoch_loss = list(ckpt["epoch_loss"])
         self.history, self.train_time_s = list(ckpt["history"]), float(ckpt["train_time_s"])
         self.loop_time_s = float(ckpt.get("loop_time_s", 0.0))
+        self.eval_time_s = float(ckpt.get("eval_time_s", 0.0))
+        self.samples_seen = int(ckpt.get("samples_seen", self.step * self.recipe.batch_size))
+        self.resumes = list(ckpt.get("resumes", [])) + [
+            {"epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
+             "changes": {k: {"checkpoint": old, "now": new} for k, (old, new) in changes.items()}}]
+        if "mean_pose" in ckpt:       # the training split's mean, as the run started with it
+            self.mean_pose = ckpt["mean_pose"].to(self.device, torch.float32)
         rng = ckpt["rng"]
         restore_rng(rng)
         self.generator.set_state(rng["batch_generator"])
         self.epoch_gen_state = rng["epoch_generator"]
+
+
+def check_output_folder(run: RunConfig) -> dict[str, Any] | None:
+    """Checks before a run loads any data; returns the checkpoint to resume from (``None`` for a new run).
+
+    A new run refuses a folder that already holds results or a checkpoint (unless ``run.overwrite``); a
+    resumed run needs ``out/checkpoint.pt`` (a run killed before its first checkpoint has none, and says so),
+    a training checkpoint of the recipe's model, and the same settings (unless ``run.allow_changes``).
+    """
+    if run.out is None:
+        return None
+    out = Path(run.out)
+    if not run.resume:
+        refuse_overwrite(out, RESULT_FILES, run.overwrite,
+                         flag="--resume to continue it, or --overwrite (library: overwrite=True)")
+        return None
+    if not out.is_dir():
+        raise CheckpointError(f"nothing to resume: output folder {out} does not exist")
+    path = out / "checkpoint.pt"
+    if not path.exists():
+        partial = sorted(p.name for p in out.glob(".checkpoint.pt.*.tmp"))
+        raise CheckpointError(
+            f"nothing to resume in {out}: no checkpoint.pt — the run stopped before its first checkpoint "
+            "(written after each epoch, or every checkpoint_every steps)"
+            + (f"; an unfinished write {partial[0]} was left" if partial else "")
+            + "; start it again without resume")
+    ckpt = read_checkpoint(path, map_location="cpu")         # RNG states must stay CPU tensors
+    check_resumable(ckpt, path, run.recipe)
+    check_changes(ckpt, path, run)
+    return ckpt
+
+
+def check_resumable(ckpt: dict[str, Any], path: "Path | str | None", recipe: Recipe) -> None:
+    """A training checkpoint (not a weights-only model file) of ``recipe``'s model, else ``CheckpointError``."""
+    if not is_resumable(ckpt):
+        raise CheckpointError(f"checkpoint {path} is a weights-only model file (no optimiser, counters or RNG "
+                              "states): it can be evaluated, not resumed")
+    if ckpt["model_name"] != recipe.model:
+        raise CheckpointError(f"checkpoint {path} holds model {ckpt['model_name']!r}, but recipe "
+                              f"{recipe.name!r} trains {recipe.model!r}")
+
+
+def check_changes(ckpt: dict[str, Any], path: "Path | str | None", run: RunConfig) -> dict[str, tuple[Any, Any]]:
+    """:func:`settings_changes`; refuses them (naming every key) unless ``run.allow_changes``."""
+    changes = settings_changes(ckpt, run.recipe, run)
+    if changes and not run.allow_changes:
+        listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changes.items())
+        raise CheckpointError(f"checkpoint {path} was written with other settings ({listed}); resume with the "
+                              "checkpoint's settings, or pass --allow-changes (library: allow_changes=True) to "
+                              "continue with these (the change is recorded in results.json)")
+    return changes
+
+
+def check_splits(info: dict[str, Any]) -> None:
+    """Refuse train and test splits that share subjects (``load_data``'s description ``info``)."""
+    shared = sorted(set(info.get("train_subjects") or ()) & set(info.get("test_subjects") or ()))
+    if shared:
+        raise ValueError(f"train and test subjects overlap ({', '.join(map(str, shared))}): the test split must "
+                         "hold out subjects never seen in training")
+
+
+#: Run-config keys compared on resume (paths and hardware — out, device, compile, progress — may change).
+RESUME_RUN_KEYS = ("data", "data_dir", "train_subjects", "test_subjects", "amp")
+
+
+def _plain(value: Any) -> Any:
+    """JSON round trip, so tuples and lists (and other equal-looking values) compare equal."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def settings_changes(ckpt: dict[str, Any], recipe: Recipe, run: RunConfig) -> dict[str, tuple[Any, Any]]:
+    """``{key: (checkpoint's value, this run's value)}`` for every recipe field and every
+    :data:`RESUME_RUN_KEYS` entry of the run config that differs (run-config keys as ``run.<key>``)."""
+    changes: dict[str, tuple[Any, Any]] = {}
+    old_recipe, new_recipe = _plain(ckpt.get("recipe") or {}), _plain(dataclasses.asdict(recipe))
+    for key in sorted(set(old_recipe) | set(new_recipe)):
+        if old_recipe.get(key) != new_recipe.get(key):
+            changes[key] = (old_recipe.get(key), new_recipe.get(key))
+    old_run = _plain(ckpt.get("run_config") or {})
+    new_run = _plain({k: getattr(run, k) for k in RESUME_RUN_KEYS})
+    for key in RESUME_RUN_KEYS:
+        if key in old_run and old_run[key] != new_run[key]:
+            changes[f"run.{key}"] = (old_run[key], new_run[key])
+    return changes
 
 
 def git_commit() -> str | None:

@@ -32,7 +32,8 @@ def test_inspect_3d_and_2d(fake_pair, capsys):
     p3, p2 = fake_pair
     assert main(["inspect", str(p3), str(p2)]) == 0
     out = capsys.readouterr().out
-    three, two = out.split("\n\n")
+    three, two, verdict = out.split("\n\n")
+    assert "checks passed: 2 file(s)" in verdict and "1 3D/2D pair(s) load as for training" in verdict
     assert "VideoPose3D 3D file" in three and "S9: 2 actions, 14 frames" in three
     assert "Walking 1" in three and "joints: [32]" in three and "built-in Human3.6M table" in three
     assert "VideoPose3D 2D file" in two and "S1: 2 actions, 18 frames, 4 cameras" in two
@@ -54,18 +55,18 @@ def test_inspect_sample_from_root(fake_pair, tmp_path, capsys):
 
 
 def test_errors_are_one_line_without_traceback(tmp_path, capsys):
-    assert main(["inspect", "--root", str(tmp_path)]) == 1
+    assert main(["inspect", "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "data_3d_sample.npz" in err and "python -m poselift_core.data build-sample" in err
-    assert main(["inspect", str(tmp_path / "nope.npz")]) == 1
+    assert main(["inspect", str(tmp_path / "nope.npz")]) == 2
     assert "nope.npz" in capsys.readouterr().err
     np.savez_compressed(tmp_path / "other.npz", weights=np.zeros(2))
-    assert main(["inspect", str(tmp_path / "other.npz")]) == 1
+    assert main(["inspect", str(tmp_path / "other.npz")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "neither a 3D (positions_3d) nor a 2D (positions_2d) file" in err
     (tmp_path / "junk.npz").write_text("not a zip")
-    assert main(["inspect", str(tmp_path / "junk.npz")]) == 1
+    assert main(["inspect", str(tmp_path / "junk.npz")]) == 2
     assert "not a readable .npz archive" in capsys.readouterr().err
 
 
@@ -87,3 +88,72 @@ def test_mocap_subcommands_are_wired_lazily(monkeypatch, tmp_path):
     assert (defaults.subject, defaults.camera_subject, defaults.fps) == (None, "S1", 50.0)
     with pytest.raises(SystemExit):  # --out is required
         build_parser().parse_args(["convert-mocap", "x.bvh"])
+
+
+# ------------------------------------------------------------------ the checks training makes, and exit status 2
+def _rewrite_2d(p2, change):
+    """Rewrite the 2D file with ``change(positions_2d)`` applied (metadata kept)."""
+    from poselift_core.data import read_positions_2d
+
+    positions, metadata = read_positions_2d(p2)
+    change(positions)
+    np.savez_compressed(p2, positions_2d=np.array(positions, dtype=object), metadata=np.array(metadata, dtype=object))
+
+
+def _fails(argv, capsys, *needles):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for n in needles:
+        assert n in err, (n, err)
+    return err
+
+
+def test_inspect_fails_on_nan_keypoints(fake_pair, capsys):
+    p3, p2 = fake_pair
+
+    def poison(pos):
+        pos["S9"]["Sitting"][2][4, 3, 0] = np.nan
+    _rewrite_2d(p2, poison)
+    _fails(["inspect", str(p2)], capsys, str(p2), "'S9'", "'Sitting'", "camera 2", "NaN/inf", "frame 4")
+
+
+def test_inspect_fails_on_2d_shorter_than_3d(fake_pair, capsys):
+    p3, p2 = fake_pair
+
+    def shorten(pos):
+        pos["S1"]["Walking 1"][0] = pos["S1"]["Walking 1"][0][:5]      # 7 mocap frames, 5 keypoint frames
+    _rewrite_2d(p2, shorten)
+    assert main(["inspect", str(p2)]) == 0                        # alone the 2D file is fine
+    capsys.readouterr()
+    _fails(["inspect", str(p3), str(p2)], capsys, "'Walking 1'", "5 2D frames, fewer than the 7 3D frames")
+
+
+def test_inspect_fails_on_mixed_joint_counts(fake_pair, capsys):
+    _, p2 = fake_pair
+
+    def drop_joint(pos):
+        pos["S1"]["Sitting"] = [v[:, :16] for v in pos["S1"]["Sitting"]]
+    _rewrite_2d(p2, drop_joint)
+    _fails(["inspect", str(p2)], capsys, str(p2), "joint counts differ", "16", "17")
+
+
+def test_corrupt_member_names_file_and_member(fake_pair, tmp_path, capsys):
+    import zipfile
+
+    p3, _ = fake_pair
+    with zipfile.ZipFile(p3) as zf:
+        info = zf.getinfo("positions_3d.npy")
+        offset = info.header_offset + 30 + len(info.filename) + len(info.extra)   # start of the member's data
+    raw = bytearray(p3.read_bytes())
+    for k in range(offset + 40, offset + 60):                   # flip bytes inside the compressed stream
+        raw[k] ^= 0xFF
+    bad = tmp_path / "data_3d_bad.npz"
+    bad.write_bytes(bytes(raw))
+    _fails(["inspect", str(bad)], capsys, str(bad), "member 'positions_3d' is corrupt")
+
+
+def test_usage_errors_are_one_line_with_status_2(capsys):
+    _fails(["convert-mocap", "x.bvh", "--out", "o", "--max-frames", "0"], capsys, "--max-frames", ">= 1")
+    _fails(["convert-mocap", "x.bvh", "--out", "o", "--fps", "-5"], capsys, "--fps", "> 0")
+    _fails(["frobnicate"], capsys, "invalid choice")

@@ -58,3 +58,50 @@ def test_mean_pose_baseline_equals_the_error_of_the_mean_training_pose():
     assert scores["mpjpe_frames"] == pytest.approx(direct, rel=1e-5)
     # a pose closer to the test frames scores better: the baseline is not a constant
     assert mean_pose_baseline(test, test)["mpjpe_frames"] < scores["mpjpe_frames"]
+
+
+def test_save_run_refuses_to_replace_a_saved_row(tmp_path):
+    from poselift_core.checkpoint import OutputExistsError
+
+    path = save_run(_fake_results(), "sample", tmp_path)
+    with pytest.raises(OutputExistsError, match="results_vanilla.json already exists"):
+        save_run(_fake_results(mpjpe=1.0), "sample", tmp_path)
+    assert json.loads(path.read_text())[0]["mpjpe"] == 250.0
+    save_run(_fake_results(mpjpe=1.0), "sample", tmp_path, overwrite=True)
+    assert json.loads(path.read_text())[0]["mpjpe"] == 1.0
+
+
+def test_train_recipe_resumes_refuses_overwrites_and_merges_model_overrides(tmp_path):
+    from poselift_core.checkpoint import CheckpointError, OutputExistsError
+
+    torch.set_num_threads(1)
+    train, test, info = load_data(get_recipe("gcn-vanilla-gt"), "sample")
+    kw = dict(profile="quick", data="sample", epochs=1, max_steps_per_epoch=2, eval_max_frames=32, device="cpu",
+              splits=(train, test, info), checkpoint_dir=tmp_path / "run")
+    with pytest.raises(CheckpointError, match="stopped before its first checkpoint|does not exist"):
+        train_recipe("gcn-vanilla-gt", resume=True, **kw)
+    trainer, first = train_recipe("gcn-vanilla-gt", model_overrides={"hidden": 16}, **kw)
+    assert trainer.recipe.model_overrides == {"hidden": 16}      # merged with the recipe's (empty) overrides
+    with pytest.raises(OutputExistsError, match="checkpoint.pt already exists"):
+        train_recipe("gcn-vanilla-gt", model_overrides={"hidden": 16}, **kw)
+    _, again = train_recipe("gcn-vanilla-gt", model_overrides={"hidden": 16}, resume=True, **kw)
+    assert again["mpjpe"] == pytest.approx(first["mpjpe"]) and again["resumes"][0]["changes"] == {}
+    kw["epochs"] = 2
+    with pytest.raises(CheckpointError, match="epochs: 1 -> 2"):
+        train_recipe("gcn-vanilla-gt", model_overrides={"hidden": 16}, resume=True, **kw)
+    _, more = train_recipe("gcn-vanilla-gt", model_overrides={"hidden": 16}, resume=True, allow_changes=True, **kw)
+    assert more["steps"] == 4 and more["resumes"][-1]["changes"]["epochs"] == {"checkpoint": 1, "now": 2}
+    _, fresh = train_recipe("gcn-vanilla-gt", model_overrides={"hidden": 16}, overwrite=True, **kw)
+    assert fresh["resumes"] == [] and fresh["steps"] == 4
+
+
+def test_model_overrides_keep_the_recipes_own_keys():
+    from poselift_core.recipes import get_recipe as recipe_of
+
+    base = recipe_of("gcn-modulated-cpn", "quick").model_overrides
+    assert base["hidden"] == 384
+    train, test, info = load_data(recipe_of("gcn-modulated-cpn"), "sample")
+    trainer, _ = train_recipe("gcn-modulated-cpn", profile="quick", data="sample", epochs=1, max_steps_per_epoch=1,
+                              eval_max_frames=16, device="cpu", splits=(train, test, info),
+                              model_overrides={"hidden": 8})
+    assert trainer.recipe.model_overrides == {**base, "hidden": 8}

@@ -52,7 +52,7 @@ def assert_same_weights(a, b):
 
 def strip_times(results):
     return {k: v for k, v in results.items()
-            if k not in ("train_time_s", "train_samples_per_s", "history", "checkpoint")} | {
+            if k not in ("train_time_s", "eval_time_s", "train_samples_per_s", "history", "checkpoint", "resumes")} | {
         "history": [{k: v for k, v in h.items() if k != "time_s"} for h in results["history"]]}
 
 
@@ -125,7 +125,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_good_checkpoint(data, t
     digest = hashlib.sha256((tmp_path / "checkpoint.pt").read_bytes()).hexdigest()
     poisoned = replace(train_set, x2d=torch.full_like(train_set.x2d, float("nan")))
     with pytest.raises(NonFiniteLossError, match="non-finite.*last good checkpoint"):
-        train(replace(run, recipe=run.recipe.replace(epochs=2), resume=True), poisoned, test_set)
+        train(replace(run, recipe=run.recipe.replace(epochs=2), resume=True, allow_changes=True), poisoned, test_set)
     assert hashlib.sha256((tmp_path / "checkpoint.pt").read_bytes()).hexdigest() == digest
     assert read_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 1
 
@@ -210,8 +210,12 @@ def test_per_action_table_on_a_hand_built_case():
     assert ev["p_mpjpe"] == pytest.approx(
         sum(1000 * p_mpjpe(pred[tensors.frame_seq == s], tensors.y3d[tensors.frame_seq == s]).item()
             for s in range(3)) / 3, rel=1e-5)
-    assert ev["per_subject"]["mpjpe"]["S11"]["Sitting"] == pytest.approx(expected["Sitting"])
-    assert set(ev["per_subject"]["mpjpe"]["S9"]) == {"Walking", "Eating", "Average"}
+    assert ev["per_subject_action"]["mpjpe"]["S11"]["Sitting"] == pytest.approx(expected["Sitting"])
+    assert set(ev["per_subject_action"]["mpjpe"]["S9"]) == {"Walking", "Eating", "Average"}
+    s9 = ev["per_subject"]["S9"]            # Walking (5 frames) and Eating (2 frames)
+    assert s9["frames"] == 7 and ev["per_subject"]["S11"]["frames"] == 9
+    assert s9["mpjpe"] == pytest.approx((expected["Walking"] + expected["Eating"]) / 2)
+    assert s9["mpjpe_frames"] == pytest.approx((5 * expected["Walking"] + 2 * expected["Eating"]) / 7)
 
 
 def test_tta_averages_the_unflipped_prediction_of_the_mirrored_input():
@@ -294,3 +298,27 @@ def test_keep_freed_cpu_memory_stops_page_faults_on_reallocation():
     _, default_faults = run("default")
     assert default_faults > 20 * 5_000, default_faults  # the default really faults in every block again
     assert kept_faults < default_faults / 5, (kept_faults, default_faults)  # measured 0 vs 234k
+
+
+def test_throughput_counts_samples_and_training_time_excludes_evaluation(data, monkeypatch):
+    import time
+
+    train_set, test_set = data
+    recipe = tiny(batch_size=48, max_steps_per_epoch=None, epochs=2)        # the last batch of an epoch is short
+    assert train_set.num_frames % 48
+    import poselift_core.train as train_mod
+
+    real = train_mod.evaluate
+
+    def slow_evaluate(*args, **kwargs):
+        time.sleep(0.4)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "evaluate", slow_evaluate)
+    res = train(RunConfig(recipe, progress=False), train_set, test_set)
+    assert res["samples_seen"] == 2 * train_set.num_frames                   # not steps x batch
+    assert res["steps"] * 48 > res["samples_seen"]
+    assert res["eval_time_s"] >= 0.8 and res["train_time_s"] < res["eval_time_s"]
+    # throughput is over the optimiser steps alone, which take at most the training time
+    assert res["train_samples_per_s"] >= res["samples_seen"] / res["train_time_s"] * 0.99
+    assert res["history"][-1]["time_s"] == pytest.approx(res["train_time_s"], abs=1e-3)

@@ -10,7 +10,9 @@
    cell; ``POSELIFT_BOOK_BUILD=1`` so :func:`poselift_core.plotting.setup_notebook_plotting` emits static plotly
    HTML). Any failed notebook stops the build: Jupyter Book with execution off would render its traceback silently.
    Wall times go to ``_build/notebook_times.json``.
-3. ``jupyter-book config sphinx`` + ``sphinx-build -W -n --keep-going`` into ``_build/html``.
+3. Hide papermill's injected-parameters cell (it would show ``out_dir = "_build/runs"`` on the page): the executed
+   copies get the ``remove-cell`` tag on it. The chapter's own ``parameters`` cell stays visible.
+4. ``jupyter-book config sphinx`` + ``sphinx-build -W -n --keep-going`` into ``_build/html``.
 """
 from __future__ import annotations
 
@@ -56,6 +58,21 @@ def failed_cells(notebook: Path) -> str | None:
     """papermill's own record of a failure, as a second check on its exit status."""
     meta = json.loads(notebook.read_text()).get("metadata", {}).get("papermill", {})
     return "exception recorded in metadata.papermill" if meta.get("exception") else None
+
+
+def hide_injected_parameters(notebook: Path) -> int:
+    """Tag papermill's ``injected-parameters`` cell(s) of an executed notebook ``remove-cell`` (myst-nb then leaves
+    them out of the page, input and output). Idempotent; returns how many cells it tagged."""
+    nb = json.loads(notebook.read_text())
+    tagged = 0
+    for cell in nb.get("cells", []):
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+            tagged += 1
+    if tagged:
+        notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return tagged
 
 
 def execute(notebooks: list[Path], kernel: str | None, timeout: float) -> None:
@@ -114,6 +131,8 @@ def main() -> None:
             raise SystemExit(f"--skip-execute: no executed copy of {[str(m) for m in missing]}")
     else:
         execute(notebooks, args.kernel, args.timeout)
+    for nb in notebooks:
+        hide_injected_parameters(STAGE / nb.relative_to(ROOT))
     t_html = time.perf_counter()
     build_html()
     check_pages(notebooks)

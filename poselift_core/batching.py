@@ -287,6 +287,26 @@ def flip_doubled_x2d(tensors: PoseTensors) -> torch.Tensor:
     return cached[1]
 
 
+def random_move_targets(y3d: torch.Tensor, generator: "torch.Generator | None" = None) -> torch.Tensor:
+    """GLA-GCN's released target-only perturbation: rotate each 3D target ``(B, J, 3)`` in the image plane (about
+    the camera's z axis) by an angle drawn from {-5, 0, +5} degrees and scale its x, y by a factor drawn from
+    {0.95, 1, 1.05}; z and the 2D input are left alone.
+
+    The input no longer matches the label, so this is label noise rather than augmentation (the chapter "GLA-GCN:
+    lifting from a window of frames" explains); recipes keep it off unless ``random_move=True``.
+    """
+    B = y3d.shape[0]
+    angle = torch.tensor([-5.0, 0.0, 5.0], device=y3d.device)[torch.randint(0, 3, (B,), generator=generator,
+                                                                            device=y3d.device)]
+    scale = torch.tensor([0.95, 1.0, 1.05], device=y3d.device)[torch.randint(0, 3, (B,), generator=generator,
+                                                                            device=y3d.device)]
+    c, s = torch.cos(torch.deg2rad(angle)), torch.sin(torch.deg2rad(angle))       # (B,)
+    x, y = y3d[..., 0], y3d[..., 1]                                               # (B, J)
+    xr = scale[:, None] * (c[:, None] * x - s[:, None] * y)
+    yr = scale[:, None] * (s[:, None] * x + c[:, None] * y)
+    return torch.stack([xr.to(y3d.dtype), yr.to(y3d.dtype), y3d[..., 2]], dim=-1)
+
+
 def make_batch(
     tensors: PoseTensors,
     idx: torch.Tensor,

@@ -60,8 +60,9 @@ def setup_notebook_plotting() -> str | None:
 
     class StaticBookRenderer(HtmlRenderer):
         def to_mimebundle(self, fig_dict: dict) -> dict:
+            # auto_play=False: an animated figure starts at its first frame, where its slider says it is
             html = pio.to_html(fig_dict, include_plotlyjs=False, include_mathjax=False, full_html=False,
-                               default_width="100%", default_height=525, validate=False,
+                               default_width="100%", default_height=525, validate=False, auto_play=False,
                                config={"responsive": True, "displaylogo": False})
             return {"text/html": html}
 

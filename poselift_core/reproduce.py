@@ -4,8 +4,8 @@
 
 Notebook conventions (book/reproduce.md), which ``make book`` relies on too:
 
-- the first code cell is tagged ``parameters`` and defines ``profile`` ("quick" | "full"), ``data`` ("sample" |
-  "h36m"), ``data_dir``, ``device`` ("auto" | "cpu" | "cuda") and ``out_dir`` (default ``"runs"``); papermill
+- the first code cell is tagged ``parameters`` and defines ``profile`` ("quick" | "full"), ``data`` ("open" |
+  "sample" | "h36m" | ...), ``data_dir``, ``device`` ("auto" | "cpu" | "cuda") and ``out_dir`` (default ``"runs"``); papermill
   overrides them in a cell it inserts after that one;
 - a notebook that measures models calls :func:`save_results` (``<out_dir>/results_<name>.json``: rows with
   ``model``, ``data``, ``mpjpe``, ``p_mpjpe`` in mm and ``params``); this module gathers every such file into
@@ -220,13 +220,16 @@ def write_results_table(out_dir: str | Path) -> list[dict]:
 
 # --------------------------------------------------------------------------- command line
 def main(argv: Sequence[str] | None = None) -> int:
+    from .sources import DATA_SOURCES
+
     p = argparse.ArgumentParser(prog="python -m poselift_core.reproduce",
                                 description="Execute the book's notebooks with papermill and collect their results "
                                             "into OUT/results.md and OUT/results.json.")
     p.add_argument("--profile", default="full", choices=("quick", "full"),
                    help="recipe profile passed to every notebook (default: full)")
-    p.add_argument("--data", default="h36m", choices=("sample", "h36m"), help="dataset (default: h36m)")
-    p.add_argument("--data-dir", default=None, help="folder with the VideoPose3D .npz files (for --data h36m)")
+    p.add_argument("--data", default="h36m", choices=DATA_SOURCES,
+                   help="dataset: open (the bundled open benchmark), sample, h36m, humaneva or cmu (default: h36m)")
+    p.add_argument("--data-dir", default=None, help="folder with the data files (for --data h36m, humaneva, cmu)")
     p.add_argument("--out", default="runs", help="folder for executed notebooks and results (default: runs)")
     p.add_argument("--notebooks", default=None, help="comma list of notebook stems or prefixes, e.g. 03,04")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")

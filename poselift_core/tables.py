@@ -12,6 +12,7 @@ chapters (chapters 2 and 6).
 from __future__ import annotations
 
 import html
+import numbers
 from typing import Any, Iterable, Mapping, Sequence
 
 __all__ = ["Column", "format_cell", "markdown_table", "html_table"]
@@ -21,7 +22,7 @@ Column = tuple[str, str, "str | None"]
 
 def format_cell(value: Any, fmt: str | None) -> str:
     """One cell as text; see the module docstring for ``fmt``."""
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, numbers.Real) and value != value):   # NaN, NumPy floats included
         return "–"
     if fmt == "count":
         return f"{int(value):,}"
@@ -29,7 +30,7 @@ def format_cell(value: Any, fmt: str | None) -> str:
         return f"{value / 1e6:.2f}M"
     if fmt == "num":
         return str(value)
-    if fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if fmt and isinstance(value, numbers.Real) and not isinstance(value, bool):
         return format(value, fmt)
     return str(value)
 

@@ -36,7 +36,7 @@ import torch
 import torch.nn as nn
 
 from . import __version__
-from .batching import PoseTensors, iterate_minibatches, make_batch, num_batches
+from .batching import PoseTensors, iterate_minibatches, make_batch, num_batches, random_move_targets
 from .checkpoint import (FORMAT_VERSION, RESULT_FILES, CheckpointError, capture_rng, is_resumable,
                          model_config_dict, read_checkpoint, refuse_overwrite, restore_rng, save_checkpoint,
                          seed_everything, write_failed, write_text_atomic)
@@ -367,6 +367,8 @@ class Trainer:
             hook(epoch_progress, r.epochs)
         set_lr(self.optimizer, lr_at(r, int(epoch_progress), self.step))
         x2d, y3d = make_batch(self.train_set, idx, self.receptive_field)
+        if r.random_move:
+            y3d = random_move_targets(y3d)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.run.amp == "bf16"):
             loss = self.step_fn(x2d, y3d)
         # DDP averages gradients over ranks: weight each rank by its share so uneven slices give the global mean

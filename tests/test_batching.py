@@ -253,3 +253,29 @@ def test_minibatches_resume_mid_epoch():
     assert all(torch.equal(x, y) for x, y in zip(iterate_minibatches(50, 8, generator=gen2), next_epoch))
     with pytest.raises(ValueError, match="start_batch"):
         iterate_minibatches(50, 8, start_batch=99)
+
+
+def test_random_move_rotates_in_the_image_plane_and_scales_x_y_only():
+    from poselift_core.batching import random_move_targets
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randn(400, 17, 3, dtype=torch.float64)
+    out = random_move_targets(y, generator=g)
+    torch.testing.assert_close(out[..., 2], y[..., 2])                        # depth untouched
+    # per sample: |xy| scaled by one factor of {0.95, 1, 1.05}, angle between xy vectors one of {-5, 0, 5} degrees
+    ratio = out[..., :2].norm(dim=-1) / y[..., :2].norm(dim=-1)               # (B, J)
+    assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), atol=1e-9)
+    factors = set(round(float(v), 6) for v in ratio[:, 0])
+    assert factors == {0.95, 1.0, 1.05}
+    cross = y[..., 0] * out[..., 1] - y[..., 1] * out[..., 0]
+    dot = (y[..., :2] * out[..., :2]).sum(-1)
+    angles = torch.rad2deg(torch.atan2(cross, dot))
+    assert set(round(float(a), 4) for a in angles[:, 0]) == {-5.0, 0.0, 5.0}
+    assert torch.allclose(angles, angles[:, :1].expand_as(angles), atol=1e-6)
+
+
+def test_recipes_leave_random_move_off_and_the_trainer_applies_it_only_when_asked():
+    from poselift_core.recipes import get_recipe, list_recipes
+
+    assert not any(get_recipe(n).random_move for n in list_recipes())
+    assert get_recipe("glagcn-h36m-gt-27", random_move=True).random_move

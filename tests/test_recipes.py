@@ -53,11 +53,16 @@ def test_recipe_values_follow_the_released_scripts():
 
 
 def test_quick_profile_keeps_the_model_and_optimiser_but_shrinks_the_budget():
+    narrower = {"gridconv": {"hidden": 128}, "glagcn": {"channels": 48}}   # the quick widths, stated in the chapters
     for name in list_recipes():
         full, quick = get_recipe(name), get_recipe(name, "quick")
-        assert (quick.model, quick.model_overrides, quick.optimizer, quick.loss, quick.lr) == \
-            (full.model, full.model_overrides, full.optimizer, full.loss, full.lr)
-        assert quick.epochs * quick.max_steps_per_epoch <= 400 and quick.eval_max_frames <= 2000
+        assert (quick.model, quick.optimizer, quick.loss, quick.lr) == (full.model, full.optimizer, full.loss, full.lr)
+        extra = {k: v for k, v in quick.model_overrides.items() if full.model_overrides.get(k) != v}
+        family = "glagcn" if full.model == "glagcn" else "gridconv" if "gridconv" in full.model else "gcn"
+        rf = full.model_overrides.get("receptive_field")
+        assert extra == (narrower.get(family, {}) if rf in (None, 27) or family != "glagcn" else {}), name
+        assert all(quick.model_overrides[k] == v for k, v in full.model_overrides.items())   # the recipe's own kept
+        assert quick.epochs * quick.max_steps_per_epoch <= 600 and quick.eval_max_frames <= 2000
 
 
 def test_unknown_recipe_lists_the_known_names():

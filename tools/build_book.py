@@ -6,7 +6,7 @@
    vendored JavaScript ``_vendor/`` (tools/vendor_js.py), at the same relative paths as in the repository, so the
    Colab launch buttons point at the source notebooks.
 2. Execute every notebook listed in ``_toc.yml`` with papermill into ``_build/src/notebooks/`` (kernel working
-   directory: the repository root; parameters ``profile=quick data=sample out_dir=_build/runs``; a time limit per
+   directory: the repository root; parameters ``profile=quick data=open out_dir=_build/runs``, ``_build/runs`` emptied first; a time limit per
    cell; ``POSELIFT_BOOK_BUILD=1`` so :func:`poselift_core.plotting.setup_notebook_plotting` emits static plotly
    HTML). Any failed notebook stops the build: Jupyter Book with execution off would render its traceback silently.
    Wall times go to ``_build/notebook_times.json``.
@@ -78,7 +78,9 @@ def hide_injected_parameters(notebook: Path) -> int:
 def execute(notebooks: list[Path], kernel: str | None, timeout: float) -> None:
     os.environ[BOOK_BUILD_ENV] = "1"  # inherited by the kernels papermill starts
     runs = BUILD / "runs"
-    params = {"profile": "quick", "data": "sample", "out_dir": runs.relative_to(ROOT).as_posix()}
+    if runs.exists():   # this build's own results only: chapter 6 reads what chapters 3-5 write now
+        shutil.rmtree(runs)
+    params = {"profile": "quick", "data": "open", "out_dir": runs.relative_to(ROOT).as_posix()}
     report = run_notebooks(notebooks, STAGE, params, kernel=kernel, timeout=timeout, cwd=ROOT,
                            times_file=BUILD / "notebook_times.json")
     for key, r in report.items():

@@ -14,7 +14,7 @@ fails instead of reading millimetres. ``metadata`` carries the fps, the split, t
 ``content_sha256`` of the arrays that :func:`content_hash` recomputes.
 
 Split (by subject): train CMU 01, 02, 11 and the DeepMimic clips; test CMU 03 (walking on uneven terrain) and
-CMU 131 (BVH; stylised walks and hops, with a torso about 11 cm shorter than any training subject's), reported
+CMU 131 (BVH; stylised walks and hops, with a pelvis-to-thorax distance about 12 cm shorter than any training subject's), reported
 separately as well as together. How it is built: :mod:`poselift_core.data.build_open`. Explained in the book
 chapter "Data, cameras and normalisation".
 """

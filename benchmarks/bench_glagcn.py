@@ -4,7 +4,7 @@ Usage: ``python benchmarks/bench_glagcn.py [--frames 27 243] [--batch 64] [--thr
 
 For every receptive field it first checks that both implementations compute the same function (weights
 copied from the reference, eval mode), then times training steps (train mode, forward + backward of the mean
-squared output, ``zero_grad`` each step; models.md section 0.3) with the two models interleaved step by step so
+squared output, ``zero_grad`` each step; chapter 6, "Training speed") with the two models interleaved step by step so
 that both see the same machine load. It prints samples/s (median and best of wall-clock time, and median of
 process CPU time, which is less sensitive to other jobs on a shared machine) and the ratios. The measured
 anchors of the original on this CPU are 69.3 samples/s (27 frames) and 3.5 (243 frames), batch 256.
@@ -58,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, nargs="+", default=[27, 243])
     parser.add_argument("--batch", type=int, nargs="+", default=[64],
-                        help="batch size per receptive field (one value = all); 256 in models.md, but a "
+                        help="batch size per receptive field (one value = all); 256 for the reference numbers, but a "
                              "243-frame batch of 256 needs several GB")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=5)
@@ -73,7 +73,7 @@ def main() -> None:
         n_stages = len(build_glagcn(receptive_field=frames).config.filter_widths)
         diff = max_difference(ReferenceGLAGCN(filter_widths=(3,) * n_stages), build_glagcn(receptive_field=frames),
                               frames)
-        # timed at initialisation, as the anchors in models.md (the graph BNs' gamma = 1e-6 then)
+        # timed at initialisation, as the reference numbers were (the graph BNs' gamma = 1e-6 then)
         ref = ReferenceGLAGCN(filter_widths=(3,) * n_stages).train()
         new = build_glagcn(receptive_field=frames).train()
         x = torch.randn(batch, frames, 17, 2)

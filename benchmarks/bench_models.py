@@ -1,16 +1,17 @@
-"""Size and speed of every registered model at its default size, next to the originals' numbers (models.md §6).
+"""Size and speed of every registered model at its default size, next to the originals' measured numbers.
 
 For each model in ``poselift_core.models.available()`` (GLA-GCN at 27 and 243 frames via ``receptive_field``):
 
 - parameters (``count_parameters``);
 - training throughput, samples/s: one step = ``zero_grad`` + forward + backward of the mean squared output
   (no optimiser step), batch 256, median of 9 timed steps after 2 warm-up steps (GLA-GCN: 1 warm-up, 3 timed;
-  on CPU the 243-frame model runs a smaller batch, printed in the table), as models.md §0.3 measured the originals;
+  on CPU the 243-frame model runs a smaller batch, printed in the table), as the originals were measured (chapter 6,
+  "Training speed");
 - inference latency for one sample (eval mode, median);
 - FLOPs of one training step (``torch.utils.flop_counter.FlopCounterMode``: matmuls and convolutions only)
   and the achieved GFLOP/s, next to a plain 2048 x 2048 fp32 matmul's GFLOP/s measured in the same run,
   so a model's efficiency can be read independently of how loaded the machine is;
-- the original implementation's samples/s from models.md §6, the ratio ours / original, and the GFLOP/s (as % of
+- the original implementation's samples/s (table below), the ratio ours / original, and the GFLOP/s (as % of
   the matmul) that the issue's target (2x the original; 1x for D-GridConv) would need with this model's FLOPs:
   a target above ~70% of the matmul is out of reach for a step that also runs BatchNorm, ReLU and dropout
   passes over memory. Those anchors were
@@ -51,7 +52,7 @@ from poselift_core.models import count_parameters
 from poselift_core.skeleton import get_skeleton
 from poselift_core.train import keep_freed_cpu_memory
 
-# Train-step samples/s of the original implementations, models.md §6 / §4.6 / §5.7 (2 threads, batch 256,
+# Train-step samples/s of the original implementations, measured on their released code (2 threads, batch 256,
 # lightly loaded host). Keys: (model name, receptive field or None). postagg: with the one-line fix.
 ORIGINAL_SAMPLES_PER_S: dict[tuple[str, int | None], float] = {
     ("vanilla", None): 3643, ("dc_vanilla", None): 2587, ("preagg", None): 2115, ("dc_preagg", None): 1384,

@@ -1,6 +1,6 @@
 """A re-implementation of the *released* Any-GCN computational layout, used only as a speed and correctness anchor.
 
-Written by us from models.md §3.2-3.4: batch-first ``(B, J, C)`` tensors, the per-variant einsum/matmul forms
+Written by us from ``tamasino52/Any-GCN``: batch-first ``(B, J, C)`` tensors, the per-variant einsum/matmul forms
 (``einsum('bjc,jcd->bjd')`` for per-joint weights, ``torch.matmul(A, H)`` broadcast over the batch, the
 ``B x J x J x C_out`` tensor of no-sharing), masks multiplied into the adjacency at every call, and
 ``BatchNorm1d`` on the ``(B, C, J)`` transpose. Bugs are fixed only where they would stop the comparison

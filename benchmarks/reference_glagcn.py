@@ -1,10 +1,10 @@
 """A faithful re-implementation of the *released* GLA-GCN layout, used only as a speed and correctness anchor.
 
-It reproduces the computational layout of ``bruceyo/GLA-GCN`` (models.md section 4) as written by us:
+It reproduces the computational layout of ``bruceyo/GLA-GCN`` as written by us:
 channels-first ``(B, C, T, V)`` tensors, one 1x1 ``Conv2d`` per subset for theta, phi and W, the right
 multiplication ``x @ G`` with a column-receiver graph, a Python loop over the three subsets, a kernel-(9, 1)
-``Conv2d`` for the temporal unit and a Python loop over joints for the read-out. The two harness fixes that
-models.md lists for the original (no ``.cuda()``, out-of-place dropout) are applied, nothing else is optimised.
+``Conv2d`` for the temporal unit and a Python loop over joints for the read-out. The two harness fixes the
+original needs today (no ``.cuda()``, out-of-place dropout) are applied, nothing else is optimised.
 
 :func:`copy_into` loads the weights of a :class:`ReferenceGLAGCN` into a :class:`poselift_core.models.glagcn.GLAGCN`
 so that ``benchmarks/bench_glagcn.py`` can check that both compute the same function before timing them.

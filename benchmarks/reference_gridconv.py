@@ -1,6 +1,6 @@
 """A re-implementation of the *released* D-GridConv computational layout, used only as a speed and correctness anchor.
 
-Written by us from models.md 5.4-5.5: NCHW tensors; each branch pads with ``F.pad``, unfolds its 3x3 patches
+Written by us from ``OSVAI/GridConv``: NCHW tensors; each branch pads with ``F.pad``, unfolds its 3x3 patches
 ``(B, C, 9, 25)`` with ``F.unfold``, multiplies them by the attention and contracts them with its own kernel in an
 einsum; the two branch outputs are added. The attention is GAP -> 1x1 conv -> BN -> ReLU -> 1x1 conv on
 ``(B, C, 1, 1)`` maps. The handcrafted SGT is an index gather here (the release applies it in the data loader).
@@ -75,7 +75,7 @@ class ReferenceGridConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B = x.shape[0]
-        if self.learnable:  # the released training loop takes the hard path (models.md 5.8 quirk 2)
+        if self.learnable:  # the released training loop takes the hard path (no is_training=True)
             S = F.one_hot(self.logits.argmax(-1), 17).float()  # (1, 25, 17)
             g = torch.matmul(S, x)
         else:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m poselift_core {list-recipes, train, evaluate, bench}``.
+"""Command line: ``python -m poselift_core {list-recipes, train, evaluate, bench, lift, detect}``.
 
 Examples::
 
@@ -9,6 +9,8 @@ Examples::
         --save-predictions
     torchrun --nproc_per_node 2 -m poselift_core train --recipe gcn-modulated-cpn --data h36m \\
         --data-dir data/h36m --out runs/mod
+    python -m poselift_core lift keypoints.npz --layout coco17 --out runs/my_clip
+    python -m poselift_core detect clip.mp4 --out keypoints.npz
 
 Error contract: bad input (unknown names, missing or corrupt files, bad checkpoints, a setting that would be
 ignored, a folder that already holds results, a full disk, a diverging loss) prints one line on stderr and exits
@@ -39,6 +41,11 @@ EXAMPLES = {
   python -m poselift_core evaluate --checkpoint runs/vanilla/checkpoint.pt --data sample --out runs/eval \\
       --save-predictions
   python -m poselift_core evaluate --pretrained NAME --data h36m --data-dir data/h36m --out runs/eval-h36m""",
+    "lift": """examples:
+  python -m poselift_core lift keypoints.npz --layout coco17 --out runs/clip      # keypoints with image_size
+  python -m poselift_core lift clip.mp4 --out runs/clip --focal 1500             # video: needs the [video] extra
+  python -m poselift_core lift openpose_json/ --layout body25 --out runs/clip --image-size 1920 1080
+  python -m poselift_core lift --check-demo                                       # the multi-view check""",
 }
 
 
@@ -183,6 +190,36 @@ def build_parser() -> argparse.ArgumentParser:
                              "eval_max_frames, as at the end of training)")
     frames.add_argument("--all-frames", action="store_true", help="score every test frame")
     p.add_argument("--batch-size", type=positive_int, help="frames (windows) per forward pass (default: the recipe's)")
+
+    p = sub.add_parser("lift", help="2D keypoints or a video -> OUT/poses_3d.npz, poses_3d.json, index.html",
+                       formatter_class=HelpFormatter, epilog=EXAMPLES["lift"],
+                       description="Lift a clip to 3D: keypoints in the Human3.6M-17 order after swap repair, gap "
+                                   "filling and re-imaging to the training cameras (poselift_core.lift), then a "
+                                   "pretrained lifter. poses_3d is (frames, 17, 3) metres, root-relative, camera "
+                                   "axes. --check-demo instead scores single-view lifting on data/demo_capture.")
+    p.add_argument("input", nargs="?", metavar="INPUT",
+                   help="video (needs the [video] extra) or keypoints: .npz (keypoints + image_size, MediaPipe "
+                        "landmarks, VideoPose3D custom), COCO-results/MediaPipe .json, OpenPose JSON folder")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--model", help="pretrained model name or checkpoint file (default: glagcn27-open when present "
+                                   "and the clip has >= 27 frames, else modgcn-open)")
+    p.add_argument("--layout", help="keypoint layout: coco17, blazepose33, body25, h36m17 (default: the file's)")
+    p.add_argument("--focal", type=positive_float, help="focal length in pixels (default: 0.81 x the image "
+                                                        "diagonal, the training cameras' field of view)")
+    p.add_argument("--image-size", type=positive_int, nargs=2, metavar=("W", "H"),
+                   help="image width and height in pixels, for files that do not store them")
+    p.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
+    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT")
+    p.add_argument("--check-demo", action="store_true",
+                   help="lift every view of data/demo_capture and print the per-view table and the ablation")
+
+    p = sub.add_parser("detect", help="MediaPipe Pose over a video -> keypoints .npz (needs the [video] extra)",
+                       formatter_class=HelpFormatter,
+                       description='Detect BlazePose-33 keypoints in every frame of a video. Needs '
+                                   '`pip install "poselift-core[video]"` (MediaPipe 0.10.21, numpy<2).')
+    p.add_argument("video", metavar="VIDEO", help="video file")
+    p.add_argument("--out", required=True, help="output .npz (keypoints, image_size, fps, layout)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
     p = sub.add_parser("bench", help="epoch-time benchmark (benchmarks/bench_epoch.py, else a trainer-step probe)",
                        formatter_class=HelpFormatter)
@@ -481,7 +518,47 @@ def torch_randint(high: int, n: int):
     return torch.randint(high, (n,), generator=torch.Generator().manual_seed(0))
 
 
-COMMANDS = {"list-recipes": cmd_list_recipes, "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench}
+def cmd_lift(args: argparse.Namespace) -> int:
+    if args.check_demo:
+        if args.input or args.out:
+            raise ValueError("--check-demo takes no INPUT or --out: it lifts data/demo_capture and prints tables")
+        from .demo_check import main as demo_main
+        return demo_main([] if args.model is None else ["--model", args.model])
+    if not args.input or not args.out:
+        raise ValueError("lift needs INPUT and --out DIR (or --check-demo)")
+    from .keypoints import get_layout
+    from .lift import LiftOptions, lift
+
+    if args.layout is not None:
+        get_layout(args.layout)                 # an unknown name fails before any work
+    res = lift(args.input, args.out, model=args.model, layout=args.layout, overwrite=args.overwrite,
+               options=LiftOptions(focal=args.focal, flip=not args.no_flip), image_size=args.image_size)
+    for step in res.prepared.steps:
+        print(f"  {step}")
+    print(f"lifted {len(res.poses_3d)} frames with {res.model} ({res.frames_per_second:.0f} frames/s) -> "
+          + ", ".join(map(str, res.files)))
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from .lift import _video_python, detect_keypoints
+
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise ValueError(f"--out {out}: the keypoints are written as .npz; name the file *.npz")
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"{out} already exists; pass --overwrite to replace it")
+    if _video_python() is None:
+        raise ValueError('detect needs MediaPipe, which is not installed: pip install "poselift-core[video]" '
+                         "(MediaPipe 0.10.21 pins numpy<2; use a virtualenv of its own, or set "
+                         "POSELIFT_VIDEO_PYTHON to its python)")
+    detect_keypoints(args.video, out)
+    print(f"wrote {out}")
+    return 0
+
+
+COMMANDS = {"list-recipes": cmd_list_recipes, "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench,
+            "lift": cmd_lift, "detect": cmd_detect}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 A split lives on the device as one :class:`PoseTensors`: every sequence's frames concatenated along
 one axis. Batches are index tensors into it; windows are gathered with clamped indices (edge padding),
-so no per-sample Python runs in the training loop. Explained in the book, chapter 2 ("Batching").
+so no per-sample Python runs in the training loop. Explained in the book, chapter 2 ("Temporal windows").
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class PoseTensors:
     frames ``seq_start[s] : seq_start[s] + seq_length[s]`` belong to sequence ``s``.
 
     Attributes:
-        x2d: ``(F, J2, 2)`` normalised screen coordinates (data.md 5.2).
+        x2d: ``(F, J2, 2)`` normalised screen coordinates (chapter 2, "Normalising the 2D input").
         y3d: ``(F, J, 3)`` camera-space joints, metres, root-relative (root row is 0).
         root: ``(F, 3)`` absolute camera-space root position, metres.
         frame_seq: ``(F,)`` long, sequence index of every frame.
@@ -183,7 +183,7 @@ def _negate_x(x: torch.Tensor) -> torch.Tensor:
 def flip_keypoints_2d(x2d: torch.Tensor, left: Sequence[int], right: Sequence[int]) -> torch.Tensor:
     """Horizontal mirror of normalised 2D keypoints: negate x, then swap the 2D layout's left/right joints.
 
-    Normalised x is 0 at the image centre column (data.md 5.2), so negating it mirrors the image.
+    Normalised x is 0 at the image centre column (VideoPose3D's normalisation), so negating it mirrors the image.
     Shapes: ``(..., J2, 2) -> (..., J2, 2)``.
     """
     perm = _flip_index_tensor(tuple(left), tuple(right), x2d.shape[-2], x2d.device)
@@ -206,7 +206,8 @@ def flip_intrinsics(intrinsics: torch.Tensor) -> torch.Tensor:
     """Mirror the normalised camera 9-vector ``[fx, fy, cx, cy, k1, k2, k3, p1, p2]``: negate ``cx`` and ``p1``.
 
     With the Human3.6M distortion model, ``x -> -x`` leaves ``r^2`` and the radial term unchanged and keeps
-    ``p1 x + p2 y`` only if ``p1 -> -p1``; then ``u -> -u`` exactly (data.md 4.4, 7). Shapes ``(..., 9)``.
+    ``p1 x + p2 y`` only if ``p1 -> -p1``; then ``u -> -u`` exactly (chapter 2,
+    "Flip augmentation"). Shapes ``(..., 9)``.
     """
     if intrinsics.shape[-1] != 9:
         raise ValueError(f"flip_intrinsics: expected (..., 9) camera vectors, got {tuple(intrinsics.shape)}")

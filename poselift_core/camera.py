@@ -1,6 +1,7 @@
 """Cameras: the Human3.6M calibration table, world <-> camera transforms, projection and 2D normalisation.
 
-Conventions (data.md section 4, explained in the book chapter "Data, cameras and normalisation"):
+Conventions (Human3.6M, Ionescu et al., TPAMI 2014, as distributed by VideoPose3D, Pavllo et al., CVPR 2019,
+`facebookresearch/VideoPose3D`; explained in the book, chapter 2 ("Cameras")):
 
 * A camera is a unit quaternion ``q = (w, x, y, z)`` and its centre ``t`` in world metres:
   ``X_world = R_q X_cam + t`` and ``X_cam = R_q^T (X_world - t)``.
@@ -59,7 +60,7 @@ def _like(x: Any, ref: Any) -> Any:
 # --------------------------------------------------------------------------- the Camera record
 @dataclass(frozen=True)
 class Camera:
-    """One calibrated camera (data.md 4.1, 4.2).
+    """One calibrated camera (the Human3.6M calibration as VideoPose3D distributes it).
 
     Attributes:
         id: camera identifier (``"54138969"`` for Human3.6M camera 0).
@@ -67,7 +68,7 @@ class Camera:
         focal: ``(fx, fy)`` pixels.
         center: ``(cx, cy)`` principal point, pixels.
         radial: ``(k1, k2, k3)``.
-        tangential: ``(p1, p2)`` in the order the Human3.6M formula expects (data.md 4.4).
+        tangential: ``(p1, p2)`` in the order the Human3.6M formula expects (VideoPose3D's order).
         orientation: unit quaternion ``(w, x, y, z)``, camera-to-world rotation.
         translation: camera centre in world coordinates, **metres**.
     Sequences given to the constructor are stored as tuples of floats, so a ``Camera`` is hashable.
@@ -107,7 +108,7 @@ class Camera:
         return (*self.focal, *self.center, *self.radial, *self.tangential)
 
     def intrinsics_normalized(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """VideoPose3D's normalised 9-vector ``[fx_n, fy_n, cx_n, cy_n, k1, k2, k3, p1, p2]`` (data.md 4.5)."""
+        """VideoPose3D's normalised 9-vector ``[fx_n, fy_n, cx_n, cy_n, k1, k2, k3, p1, p2]``."""
         return normalize_intrinsics(self.intrinsics_pixels(torch.float64), self.res_w, self.res_h).to(dtype)
 
     def world_to_camera(self, X_world: Array) -> Array:
@@ -179,7 +180,7 @@ def _rows_times(v: Any, M: Any) -> Any:
 
 
 def world_to_camera(X_world: Array, R_or_q: Any, t: Any = None) -> Array:
-    """``X_cam = R^T (X_world - t)``, ``(..., 3) -> (..., 3)`` (data.md 4.3).
+    """``X_cam = R^T (X_world - t)``, ``(..., 3) -> (..., 3)`` (chapter 2, "Cameras").
 
     Args:
         X_world: points in world coordinates, metres.
@@ -202,9 +203,9 @@ def camera_to_world(X_cam: Array, R_or_q: Any, t: Any = None) -> Array:
 
 # --------------------------------------------------------------------------- projection
 def project(X_cam: Array, intrinsics: Any, distortion: bool = True) -> Array:
-    """Project camera-space points with a 9-vector ``[fx, fy, cx, cy, k1, k2, k3, p1, p2]`` (data.md 4.4).
+    """Project camera-space points with a 9-vector ``[fx, fy, cx, cy, k1, k2, k3, p1, p2]``.
 
-    With distortion (the Human3.6M toolbox model)::
+    With distortion (the Human3.6M toolbox model; chapter 2, "Projection with lens distortion")::
 
         x, y   = clamp(X / Z, -1, 1), clamp(Y / Z, -1, 1)
         r2     = x^2 + y^2
@@ -254,7 +255,7 @@ def project_to_image(X_cam: Array, cam: "Camera | Any", distortion: bool = True)
 
 
 def project_normalized(X_cam: Array, intrinsics9: Any, distortion: bool = True) -> Array:
-    """Normalised screen coordinates ``(..., 2)`` from the normalised 9-vector (data.md 4.5).
+    """Normalised screen coordinates ``(..., 2)`` from the normalised 9-vector (VideoPose3D's re-projection form).
 
     Equals ``normalize_screen_coordinates(project_to_image(X_cam, cam), w, h)`` when
     ``intrinsics9 = cam.intrinsics_normalized()``; used by re-projection losses and flip checks.
@@ -264,10 +265,11 @@ def project_normalized(X_cam: Array, intrinsics9: Any, distortion: bool = True) 
 
 # --------------------------------------------------------------------------- screen normalisation
 def normalize_screen_coordinates(uv: Array, w: Any, h: Any) -> Array:
-    """Pixels to normalised coordinates (data.md 5.2): ``x_n = 2u/w - 1``, ``y_n = 2v/w - h/w``.
+    """Pixels to normalised coordinates: ``x_n = 2u/w - 1``, ``y_n = 2v/w - h/w``.
 
     ``uv`` is ``(..., 2)``; ``w`` and ``h`` are numbers or arrays broadcasting against ``uv[..., 0]``
-    (one size per camera, since Human3.6M cameras 0 and 3 are 1002 px high).
+    (one size per camera, since Human3.6M cameras 0 and 3 are 1002 px high). Explained in chapter 2
+    ("Normalising the 2D input").
     """
     xp, X = _array(uv)
     w, h = _like(w, X), _like(h, X)
@@ -282,7 +284,7 @@ def image_coordinates(xy: Array, w: Any, h: Any) -> Array:
 
 
 def normalize_intrinsics(intrinsics: Array, w: Any, h: Any) -> Array:
-    """Pixel 9-vector(s) ``(..., 9)`` to VideoPose3D's normalised form (data.md 4.5).
+    """Pixel 9-vector(s) ``(..., 9)`` to VideoPose3D's normalised form (Pavllo et al., CVPR 2019).
 
     ``f_n = 2 f / w`` (both axes divided by the width) and ``c_n`` = the normalised principal point;
     distortion coefficients are unchanged. ``w``, ``h`` broadcast against ``intrinsics[..., 0]``.
@@ -295,10 +297,10 @@ def normalize_intrinsics(intrinsics: Array, w: Any, h: Any) -> Array:
 
 
 # --------------------------------------------------------------------------- Human3.6M table
-#: Camera ids in index order 0..3 (data.md 4.1).
+#: Camera ids in index order 0..3 (Human3.6M; the order of VideoPose3D's files).
 H36M_CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
 
-# data.md 4.1: id -> (w, h, fx, fy, cx, cy, k1, k2, k3, p1, p2); identical for every subject.
+# VideoPose3D's table: id -> (w, h, fx, fy, cx, cy, k1, k2, k3, p1, p2); identical for every subject.
 _H36M_INTRINSICS = {
     "54138969": (1000, 1002, 1145.0494384765625, 1143.7811279296875, 512.54150390625, 515.4514770507812,
                  -0.20709891617298126, 0.24777518212795258, -0.0030751503072679043,
@@ -314,7 +316,7 @@ _H36M_INTRINSICS = {
                  -0.0005872055771760643, -0.0018133620033040643),
 }
 
-# data.md 4.2: subject -> 4 x (qw, qx, qy, qz, tx, ty, tz) with the centre in millimetres, cameras in id order.
+# VideoPose3D: subject -> 4 x (qw, qx, qy, qz, tx, ty, tz) with the centre in millimetres, cameras in id order.
 _H36M_EXTRINSICS_MM = {
     "S1": [(0.1407056450843811, -0.1500701755285263, -0.755240797996521, 0.6223280429840088,
             1841.1070556640625, 4955.28466796875, 1563.4454345703125),

@@ -13,7 +13,8 @@ leaves the previous checkpoint intact.
 :func:`read_checkpoint` also reads *weights-only model files* (published weights): ``format_version``,
 ``model_name``, ``model_config``, ``model`` (tensors may be float16), and optionally ``recipe``, ``run_config``,
 ``provenance`` and ``mean_pose``; they can be evaluated but not resumed (:func:`is_resumable`).
-Explained in the book, chapter 6 ("Checkpoints and resuming").
+Explained on the book's page "Using the library from the command line"
+(section "Resuming an interrupted run").
 """
 from __future__ import annotations
 

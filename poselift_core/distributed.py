@@ -4,7 +4,8 @@ With DistributedDataParallel each rank sees a slice of the global batch, so a pl
 with per-rank statistics and the run no longer equals the single-process one. ``torch.nn.SyncBatchNorm``
 fixes that on CUDA, but (torch 2.13) raises on CPU tensors; :class:`GlooSyncBatchNorm` is the same
 computation written with the differentiable ``all_reduce`` of ``torch.distributed.nn``, so CPU/gloo runs
-(tests, laptops) match too. Explained in the book, chapter 6 ("Several GPUs").
+(tests, laptops) match too. Explained on the book's page "Using the library from the command line"
+(section "Training", which shows the ``torchrun`` command).
 """
 from __future__ import annotations
 

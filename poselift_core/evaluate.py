@@ -7,7 +7,9 @@ neighbouring windows there); long sequences are cut into blocks with ``receptive
 on each side, so the result is exactly the whole-sequence one while memory stays bounded. Otherwise (no
 ``lift_sequence``, or a ``max_frames`` subset) the edge-padded window of each scored frame is gathered,
 ``batch_size`` windows at a time. Both paths give the same numbers (tests/test_train.py).
-Explained in the book, chapter 7 ("Evaluation").
+Explained in the book, chapter 4 ("Evaluation with and without flip averaging") and chapter 5
+("Per-action evaluation"); the command line is on the page "Using the library from the command line"
+(section "Evaluating a checkpoint").
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import torch
 from .batching import PoseTensors, gather_windows, predict_with_flip, window_indices
 from .metrics import format_action_table, mpjpe, p_mpjpe, per_action_table
 
-# GridConv's 12 S9 sequences whose 3D ground truth drifts from the video (data.md 9.3): (subject, action key).
+# GridConv's 12 S9 sequences whose 3D ground truth drifts from the video (`OSVAI/GridConv`): (subject, action key).
 DRIFT_SEQUENCES = (("S9", "Greeting"), ("S9", "SittingDown 1"), ("S9", "Waiting 1"))
 
 
@@ -53,7 +55,7 @@ def predict(model: torch.nn.Module, tensors: PoseTensors, tta: bool = False, bat
 
     Returns ``(frames (N,) long, pred (N, J, 3))``: the flat indices scored (all frames unless
     ``max_frames``) and the model's root-relative poses for them, metres. ``tta``: flip averaging
-    (data.md 7). The model is put in eval mode and restored afterwards.
+    (chapter 2, "Flip augmentation"). The model is put in eval mode and restored afterwards.
     """
     was_training = model.training
     model.eval()
@@ -109,7 +111,7 @@ def evaluate(model: torch.nn.Module, tensors: PoseTensors, tta: bool = False, ba
     """Protocol #1 (MPJPE) and #2 (P-MPJPE) in millimetres with per-action and per-subject tables.
 
     ``mpjpe``/``p_mpjpe`` are the paper-style numbers: the unweighted mean over actions of each action's
-    frame-weighted mean (data.md 6). ``*_frames`` are the plain means over all scored frames.
+    frame-weighted mean (as VideoPose3D reports it). ``*_frames`` are the plain means over all scored frames.
     ``mean_pose``: ``(J, 3)`` root-relative metres (the mean training pose); adds ``mean_pose_mpjpe`` (and
     ``mean_pose_mpjpe_frames``), the trivial baseline's error on the same frames. ``return_predictions``:
     also return ``"predictions"`` (:func:`prediction_arrays`) under that key.

@@ -70,7 +70,7 @@ OpenPose's own ``Neck`` and ``MidHip`` are not used: OpenPose trained them as th
 shoulders and of the hips, so recomputing them from those joints gives the same point and makes the three
 adapters agree exactly on the same person. The remaining gap between these definitions and the mocap
 joints (thorax, neck/nose, head top especially) is part of why detected 2D lifts worse than ground-truth
-2D; the book's chapter "Lift your own video" discusses it.
+2D; the book's chapter "Lifting your own video" discusses it.
 """
 from __future__ import annotations
 

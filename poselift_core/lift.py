@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -50,7 +50,7 @@ from .skeleton import H36M_17
 __all__ = [
     "VIDEO_SUFFIXES", "DEFAULT_FOCAL_FRACTION", "TRAIN_FOCAL_NORM", "TRAIN_CENTRE_NORM", "TRAIN_SIZE_2D",
     "TRAIN_ROOT_2D", "LiftOptions", "Prepared", "LiftResult", "default_focal", "intrinsics_matrix",
-    "reimage_to_training_camera", "pose_size_2d", "standardise_clip", "prepare_keypoints", "choose_model",
+    "reimage_to_training_camera", "aim_at_training_root", "pose_size_2d", "standardise_clip", "prepare_keypoints", "choose_model",
     "load_lifter", "lift_normalized", "lift_keypoints", "lift", "detect_keypoints", "write_html", "OUTPUT_FILES",
 ]
 
@@ -91,11 +91,15 @@ class LiftOptions:
         min_confidence: joints below it count as missing in step 3.
         reimage: step 4; without it the pixels are normalised by the image width alone (what a lifter fed raw
             detections sees).
-        standardise: step 5.
+        standardise: step 5's scale (the person's median 2D size made the training data's).
+        aim: step 5's turn (:func:`aim_at_training_root`; needs ``reimage``; without it, ``standardise`` moves the
+            2D root to the training median instead).
         focal: focal length in pixels (``--focal``); None: :data:`DEFAULT_FOCAL_FRACTION` of the diagonal.
         K: ``(3, 3)`` intrinsic matrix in pixels (wins over ``focal``); ``dist``: OpenCV ``(k1, k2, p1, p2, k3)``
             (undistorted during re-imaging when given).
-        flip: test-time flip averaging.
+        flip: test-time flip averaging (the clip and its mirror image lifted, the mirrored result mirrored back
+            and the two averaged), on by default: it removes part of the left/right bias a lifter has on
+            detections unlike its training 2D.
     """
 
     swap_repair: bool = True
@@ -103,10 +107,11 @@ class LiftOptions:
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     reimage: bool = True
     standardise: bool = True
+    aim: bool = True
     focal: "float | None" = None
     K: "np.ndarray | None" = None
     dist: "np.ndarray | None" = None
-    flip: bool = False
+    flip: bool = True
 
 
 @dataclass
@@ -120,6 +125,8 @@ class Prepared:
         swapped: ``(frames, 2)`` bool, arms / legs relabelled. filled: ``(frames, 17)`` bool, interpolated.
         steps: one line per step applied, saying what it did.
         focal: focal length used (pixels) or None when not re-imaged; ``focal_source`` says where it came from.
+        rotation: ``(3, 3)`` turn of the virtual camera (``X_virtual = R X_camera``); the lifter's output is
+            brought back to the input camera's axes with ``R^T``.
     """
 
     x2d: np.ndarray
@@ -129,6 +136,7 @@ class Prepared:
     steps: list[str]
     focal: "float | None" = None
     focal_source: str = ""
+    rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
 
 
 @dataclass
@@ -196,14 +204,40 @@ def pose_size_2d(x: np.ndarray) -> np.ndarray:
     return np.linalg.norm(x[..., edges[:, 0], :] - x[..., edges[:, 1], :], axis=-1).sum(-1)
 
 
+def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation ``(3, 3)`` taking direction ``a (3,)`` to direction ``b (3,)`` (Rodrigues)."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    v, c = np.cross(a, b), float(a @ b)
+    vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+    return np.eye(3) + vx + vx @ vx / (1.0 + c)
+
+
+def aim_at_training_root(rays: np.ndarray, root: np.ndarray = TRAIN_ROOT_2D) -> tuple[np.ndarray, np.ndarray]:
+    """Turn the camera so that the clip's median root ray points where the training data's median root is seen.
+
+    Args:
+        rays: ``(frames, 17, 2)`` undistorted normalised camera coordinates ``(X/Z, Y/Z)``.
+        root: median root of the training 2D, normalised screen coordinates of the training camera.
+    Returns:
+        ``(rays', R)``: the rays of a camera turned about its centre by ``R`` (``X' = R X``), and ``R``. The
+        lifter's output is then in the turned camera's axes; ``R^T`` brings it back. Unlike a 2D shift of the
+        image, this is exact under a pinhole camera: the person keeps the perspective of the real viewpoint.
+    """
+    target = np.append((np.asarray(root) - TRAIN_CENTRE_NORM) / TRAIN_FOCAL_NORM, 1.0)
+    R = _rotation_between(np.append(np.median(rays[:, 0], axis=0), 1.0), target)
+    X = np.concatenate([rays, np.ones(rays.shape[:-1] + (1,))], -1) @ R.T
+    return X[..., :2] / X[..., 2:3], R
+
+
 def standardise_clip(x: np.ndarray, size: float = TRAIN_SIZE_2D,
                      root: "np.ndarray | None" = TRAIN_ROOT_2D) -> tuple[np.ndarray, float, np.ndarray]:
-    """Scale and move a clip ``(frames, 17, 2)`` (normalised coordinates) to the training data's statistics.
+    """Scale (and optionally move) a clip ``(frames, 17, 2)`` (normalised coordinates) to the training data's
+    statistics.
 
     One scale and one shift for the whole clip, so motion towards the camera (the figure growing) and across
     the image survive: ``x' = s (x - m) + r`` with ``m`` the clip's median root, ``s = size / median size``
-    (:func:`pose_size_2d`) and ``r = root`` (``None``: keep ``m``). Under a pinhole camera this is, to first
-    order, moving the camera along its axis to the training distance and turning it towards the person.
+    (:func:`pose_size_2d`) and ``r = root`` (``None``: keep ``m``). Under a pinhole camera the scale is, to
+    first order, moving the camera along its axis to the training distance.
 
     Returns ``(x', s, shift)`` where ``shift = r - s m`` (``x' = s x + shift``).
     """
@@ -242,7 +276,7 @@ def prepare_keypoints(keypoints: np.ndarray, layout: str, image_size: Sequence[f
     elif not np.isfinite(kp[..., :2]).all():
         raise KeypointError(f"{source or 'keypoints'}: missing joints (NaN) and gap filling is off")
     w, h = float(image_size[0]), float(image_size[1])
-    focal, focal_source = None, ""
+    focal, focal_source, rotation = None, "", np.eye(3)
     if o.reimage:
         if o.K is not None:
             K = np.asarray(o.K, dtype=np.float64)
@@ -252,19 +286,27 @@ def prepare_keypoints(keypoints: np.ndarray, layout: str, image_size: Sequence[f
             focal_source = "--focal" if o.focal is not None else (
                 f"default: {DEFAULT_FOCAL_FRACTION:.3f} x image diagonal (the training cameras' field of view)")
             K = intrinsics_matrix((w, h), focal)
-        x = reimage_to_training_camera(kp[..., :2], K, o.dist if o.K is not None else None)
+        rays = _rays(kp[..., :2].astype(np.float64), K, o.dist if o.K is not None else None)
         steps.append(f"re-imaging: focal {focal:.0f} px ({focal_source}) -> the training cameras' focal "
                      f"length ({TRAIN_FOCAL_NORM:.3f} normalised)")
+        if o.aim:
+            rays, rotation = aim_at_training_root(rays)
+            angle = np.degrees(np.arccos(np.clip((np.trace(rotation) - 1) / 2, -1, 1)))
+            steps.append(f"aim: virtual camera turned by {angle:.1f} deg so the median root is seen where the "
+                         "training roots are (output turned back)")
+        x = rays * TRAIN_FOCAL_NORM + TRAIN_CENTRE_NORM
     else:
         x = normalize_screen_coordinates(kp[..., :2].astype(np.float64), w, h)
         steps.append(f"screen normalisation by the image width ({w:.0f} px), no re-imaging")
     if o.standardise:
-        x, s, _ = standardise_clip(x)
-        steps.append(f"standardise: clip scaled by {s:.3f} about its median root, root moved to the training "
-                     "median")
+        aimed = o.reimage and o.aim
+        x, s, _ = standardise_clip(x, root=None if aimed else TRAIN_ROOT_2D)
+        steps.append(f"standardise: clip scaled by {s:.3f} about its median root" +
+                     ("" if aimed else ", root moved to the training median"))
     if o.flip:
         steps.append("test-time flip averaging")
-    return Prepared(x.astype(np.float32), kp.astype(np.float32), swapped, filled, steps, focal, focal_source)
+    return Prepared(x.astype(np.float32), kp.astype(np.float32), swapped, filled, steps, focal, focal_source,
+                    rotation)
 
 
 # ----------------------------------------------------------------------------------- models
@@ -337,7 +379,7 @@ def lift_keypoints(keypoints: np.ndarray, layout: str, image_size: Sequence[floa
     name = choose_model(len(prep.x2d), model)
     net = lifter if lifter is not None else load_lifter(name)
     t0 = time.perf_counter()
-    poses = lift_normalized(net, prep.x2d, flip=o.flip)
+    poses = lift_normalized(net, prep.x2d, flip=o.flip) @ prep.rotation.astype(np.float32)   # R^T per row
     seconds = time.perf_counter() - t0
     rf = int(getattr(net, "receptive_field", 1))
     prep.steps.append(f"lifted with {name} ({'temporal, ' + str(rf) + ' frames' if rf > 1 else 'single-frame'})")
@@ -351,48 +393,62 @@ _EXTRA_HINT = 'pip install "poselift-core[video]"'
 
 
 def _video_python() -> "str | None":
-    """An interpreter that can import mediapipe and cv2: this one, ``$POSELIFT_VIDEO_PYTHON`` or the
-    repository's ``.venv-video`` (MediaPipe 0.10.21 needs numpy<2, so it often lives in a venv of its own)."""
+    """An interpreter that can import mediapipe and cv2: this one; else ``$POSELIFT_VIDEO_PYTHON`` when set (set
+    it empty to allow only this one); else the repository's ``.venv-video`` (MediaPipe 0.10.21 needs numpy<2,
+    so it often lives in a virtualenv of its own)."""
     import importlib.util
     if importlib.util.find_spec("mediapipe") is not None and importlib.util.find_spec("cv2") is not None:
         return sys.executable
-    for cand in (os.environ.get(_VIDEO_PYTHON_ENV), str(_REPO_ROOT / ".venv-video" / "bin" / "python")):
-        if cand and Path(cand).is_file():
-            return cand
-    return None
+    chosen = os.environ.get(_VIDEO_PYTHON_ENV)
+    cands = [chosen] if chosen is not None else [str(_REPO_ROOT / ".venv-video" / "bin" / "python")]
+    return next((c for c in cands if c and Path(c).is_file()), None)
 
 
 def _run_video_python(code: str, *args: str) -> None:
+    """Run ``code`` (which writes a one-line error into the file ``sys.argv[-1]`` and exits 3 on failure) in the
+    video interpreter; its progress output goes straight to this process's stderr."""
     python = _video_python()
     if python is None:
-        raise ValueError(f"reading videos needs MediaPipe and OpenCV: {_EXTRA_HINT} (or point "
-                         f"{_VIDEO_PYTHON_ENV} at a Python that has them)")
+        raise ValueError(f"reading videos needs MediaPipe and OpenCV: {_EXTRA_HINT} (or set {_VIDEO_PYTHON_ENV} "
+                         "to a Python that has them)")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-    res = subprocess.run([python, "-c", code, *args], env=env, stderr=subprocess.PIPE, text=True)
-    if res.returncode != 0:
-        last = (res.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise ValueError(f"{args[0] if args else 'video'}: {last}")
+    with tempfile.TemporaryDirectory() as tmp:
+        err = Path(tmp) / "error.txt"
+        res = subprocess.run([python, "-c", code, *args, str(err)], env=env)
+        if res.returncode != 0:
+            msg = err.read_text().strip() if err.is_file() else f"the video interpreter {python} exited with " \
+                f"status {res.returncode}"
+            raise ValueError(" ".join(msg.split()))
 
 
 _DETECT = """import sys
-from poselift_core.video import detect_video
-detect_video(sys.argv[1], sys.argv[2], progress=True)
+try:
+    from poselift_core.video import detect_video
+    detect_video(sys.argv[1], sys.argv[2], progress=True)
+except Exception as e:
+    open(sys.argv[-1], "w").write(f"{sys.argv[1]}: {e}")
+    sys.exit(3)
 """
 
-_FRAMES = """import sys, cv2
-path, out, step, height = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-cap = cv2.VideoCapture(path)
-i = 0
-while True:
-    ok, frame = cap.read()
-    if not ok:
-        break
-    if i % step == 0:
-        h, w = frame.shape[:2]
-        if h > height:
-            frame = cv2.resize(frame, (round(w * height / h), height), interpolation=cv2.INTER_AREA)
-        cv2.imwrite(f"{out}/{i:06d}.jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])
-    i += 1
+_FRAMES = """import sys
+try:
+    import cv2
+    path, out, step, height = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    cap = cv2.VideoCapture(path)
+    i = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i % step == 0:
+            h, w = frame.shape[:2]
+            if h > height:
+                frame = cv2.resize(frame, (round(w * height / h), height), interpolation=cv2.INTER_AREA)
+            cv2.imwrite(f"{out}/{i:06d}.jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])
+        i += 1
+except Exception as e:
+    open(sys.argv[-1], "w").write(f"{sys.argv[1]}: {e}")
+    sys.exit(3)
 """
 
 
@@ -493,7 +549,8 @@ def write_html(path: "str | Path", poses_3d: np.ndarray, keypoints_2d: np.ndarra
     centre = (np.nanmax(P3, axis=(0, 1)) + np.nanmin(P3, axis=(0, 1))) / 2
     half = max(float(np.nanmax(np.ptp(P3.reshape(-1, 3), axis=0))) / 2, 0.5) * 1.05
     fig.update_layout(
-        title=title, height=640, margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=1.06),
+        title=dict(text=title, y=0.98), height=660, margin=dict(l=10, r=10, t=90, b=10),
+        legend=dict(orientation="h", x=0.0, y=1.13),
         xaxis=dict(range=[0, w], showgrid=False, zeroline=False, constrain="domain"),
         yaxis=dict(range=[h, 0], showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1),
         plot_bgcolor="#f4f4f4",
@@ -526,7 +583,7 @@ def write_html(path: "str | Path", poses_3d: np.ndarray, keypoints_2d: np.ndarra
                           buttons=[dict(label="Play", method="animate", args=[None, play]),
                                    dict(label="Pause", method="animate", args=[[None], still])])],
         sliders=[dict(active=0, x=0.1, len=0.9, y=0.0, yanchor="top", pad=dict(t=30),
-                      currentvalue=dict(prefix="video frame ", visible=True),
+                      currentvalue=dict(prefix="video frame ", visible=True, font=dict(size=12, color="#444")),
                       font=dict(color="rgba(0,0,0,0)") if len(shown) > 30 else {},
                       steps=[dict(method="animate", label=str(int(shown[i])), args=[[str(i)], still])
                              for i in range(len(shown))])])
@@ -609,10 +666,3 @@ def lift(input_path: "str | Path", out_dir: "str | Path", *, model: "str | None"
                           title=f"{src.name}: {result.model}, {T} frames")
         result.files += [page, out / "plotly.min.js"]
     return result
-
-
-def _params(o: LiftOptions) -> dict:
-    d = asdict(o)
-    for k in ("K", "dist"):
-        d[k] = None if d[k] is None else np.asarray(d[k]).tolist()
-    return d

@@ -6,7 +6,8 @@ dims: frames, batch, windows) and returns a 0-d tensor in the input's units (met
 what per-action tables need. NumPy arrays are accepted too; the answer then comes back as a Python float (0-d) or
 a NumPy array. There is one implementation, on tensors; the conversion happens only at the boundary.
 
-The definitions follow data.md section 8 and are explained in the book's chapter on evaluation ("Metrics").
+The definitions follow VideoPose3D (Pavllo et al., CVPR 2019, `facebookresearch/VideoPose3D`; PCK/AUC: Mehta et
+al., 3DV 2017, MPI-INF-3DHP) and are explained in the book, chapter 1 ("How lifting is scored").
 """
 from __future__ import annotations
 
@@ -215,7 +216,7 @@ def per_joint_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 @_numpy_boundary
 def pck(pred: torch.Tensor, target: torch.Tensor, threshold: float = 0.150,
         reduction: Reduction = "mean") -> torch.Tensor:
-    """Percentage of correct keypoints: ``100 * mean_j [||P_j - G_j|| < threshold]`` (MPI-INF-3DHP, data.md 11).
+    """Percentage of correct keypoints: ``100 * mean_j [||P_j - G_j|| < threshold]`` (MPI-INF-3DHP, Mehta et al. 2017).
 
     Args:
         threshold: in the input's units: 0.150 for metres (the default, 150 mm), 150 for millimetres.

@@ -1,7 +1,7 @@
 """Calibrated multi-view geometry: a Qualisys calibration reader, the OpenCV lens model and robust triangulation.
 
 Used to turn synchronised 2D detections from several calibrated cameras into a 3D reference (the book's
-chapter "Lift your own video" checks single-view lifting against it). NumPy only.
+chapter "Lifting your own video" checks single-view lifting against it). NumPy only.
 
 Conventions:
 

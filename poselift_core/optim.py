@@ -1,7 +1,8 @@
 """Losses, optimisers (incl. Ranger = RAdam + Lookahead) and learning-rate schedules of the recipes.
 
 The schedule is a pure function of (epoch, step), like nanoGPT's ``get_lr(it)``: the trainer sets the rate
-before every step, so resuming needs no scheduler object. Explained in the book, chapter 6 ("Training recipes").
+before every step, so resuming needs no scheduler object. Explained on the book's
+page "Using the library from the command line" (section "Recipes").
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class Lookahead:
     """Lookahead (Zhang et al., NeurIPS 2019) around any optimiser: every ``k`` fast steps, move the slow
     weights ``φ ← φ + α(θ − φ)`` and reset the fast weights ``θ ← φ``.
 
-    Ranger = Lookahead(RAdam), α = 0.5, k = 6 in GLA-GCN (models.md 4.5). ``param_groups`` is the inner
+    Ranger = Lookahead(RAdam), α = 0.5, k = 6 in GLA-GCN (``bruceyo/GLA-GCN``). ``param_groups`` is the inner
     optimiser's, so setting ``group["lr"]`` works as usual; ``state_dict`` holds the inner state, the slow
     weights and the step counter, so a resumed run continues exactly.
     """

@@ -462,7 +462,7 @@ def plot_sgt(grid_assignment: Any, skeleton: Skeleton | str = "h36m17", pose2d: 
 
     Args:
         grid_assignment: ``(H*W, J)`` matrix (grid cell k = sum_j W[k, j] joint_j, row-major cells) or an
-            ``(H, W)`` table of joint names, a tuple of names meaning their mean (data.md 3.5).
+            ``(H, W)`` table of joint names, a tuple of names meaning their mean (as GridConv's centre cell).
         pose2d: ``(J, 2)`` image-coordinate pose for the left panel; default: a front view of the H36M joints.
     Joints, bones and grid cells share one colour per kinematic chain (:func:`chain_heads`), so the reader sees
     where each limb lands; a joint written in several cells is averaged on the way back (chapter 5). Cell labels

@@ -15,7 +15,7 @@ containers, so ``torch.load(path, weights_only=True)`` reads it and nothing in i
 >>> model = pretrained.load("modgcn-open")      # nn.Module in eval mode
 >>> pose3d = model(x2d)                          # x2d: (B, 17, 2) normalised screen coordinates -> (B, 17, 3) m
 
-Inputs are the normalised screen coordinates of the chapter "Data, cameras and normalisation" (pixels mapped
+Inputs are the normalised screen coordinates of chapter 2, "Normalising the 2D input" (pixels mapped
 so that the image width spans [-1, 1]); outputs are root-relative camera-space joints in metres. GLA-GCN takes
 a window ``(B, T, 17, 2)`` of ``T = model.receptive_field`` frames and returns the centre frame ``(B, 1, 17, 3)``.
 The widths are reduced where a CPU cannot train the paper size in minutes (each spec says so).
@@ -68,9 +68,10 @@ PRETRAINED: dict[str, PretrainedSpec] = {
              "trains it in minutes; 1,600 steps of 64"),
     "glagcn27-open": PretrainedSpec(
         recipe="glagcn-h36m-gt-27", family="GLA-GCN (27 frames)",
-        overrides={"model_overrides": {"channels": 64}, "epochs": 4, "max_steps_per_epoch": 300,
-                   "batch_size": 32, "eval_max_frames": None},
-        note="reduced width: 64 channels instead of 96; 27-frame receptive field; 1,200 steps of 32"),
+        overrides={"model_overrides": {"channels": 48}, "epochs": 4, "max_steps_per_epoch": 400,
+                   "batch_size": 16, "eval_max_frames": None},
+        note="reduced width: 48 channels instead of 96 (a quarter of the parameters); 27-frame receptive field; "
+             "1,600 steps of 16 windows"),
 }
 
 

@@ -2,15 +2,16 @@
 
 A recipe says *what* to train (model and overrides, which 2D keypoints and joints, optimiser, schedule,
 loss, augmentation); :class:`~poselift_core.train.RunConfig` says *where* (data folder, output folder,
-device). Every value comes from the released code of the paper (models.md sections 3.6, 4.5 and 5.6) and
-the comment beside a recipe says which script it follows. Two profiles:
+device). Every value comes from the released code of the paper (`tamasino52/Any-GCN`, `garyzhao/SemGCN`,
+`ZhimingZo/Modulated-GCN`, `bruceyo/GLA-GCN`, `OSVAI/GridConv`) and the comment beside a recipe says which
+script it follows. Two profiles:
 
 - ``"full"``: the paper recipe, unchanged (GPU-scale: 1.56M Human3.6M poses per epoch).
 - ``"quick"``: the same model, optimiser and loss for a few hundred steps with a small batch, so that a CPU
   finishes in minutes on the bundled sample (the smoke test of the book and CI). Step-based decays
   (25k/100k steps) do not trigger in so few steps; that is intended: quick checks the pipeline, not accuracy.
 
-Explained in the book, chapter 6 ("Training recipes").
+Explained on the book's page "Using the library from the command line" (section "Recipes").
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class Recipe:
     - ``step_epochs``: ``lr₀ · decay^⌊e / decay_every⌋`` (ModGCN-benchmark: ×0.9 every 4 epochs);
     - ``cosine``: ``η_min + (lr₀ − η_min)(1 + cos(π e / epochs)) / 2`` per epoch (GLA-GCN);
     - ``gridconv_step``: ``lr₀ · decay^⌈e / decay_every⌉`` — GridConv steps its ``StepLR(γ)`` after every epoch
-      whose 0-based index is a multiple of ``decay_every`` (models.md 5.6).
+      whose 0-based index is a multiple of ``decay_every`` (`OSVAI/GridConv`, src/main.py).
 
     Losses: ``mse``; ``mse_l1`` = 0.9·MSE + 0.1·L1; ``mpjpe``; ``mpjpe_l1`` = 0.99·MPJPE + 0.01·L1;
     ``grid_mse`` = MSE between ``model.forward_grid(x)`` and ``model.target_grid(y)`` (handcrafted GridConv).
@@ -128,7 +129,7 @@ def _matches(value: Any, hint: Any) -> bool:
 GCN_VARIANTS = ("vanilla", "dc_vanilla", "preagg", "dc_preagg", "postagg", "dc_postagg", "convst",
                 "nosharing", "modulated", "semgcn")
 
-# Any-GCN main_gcn.py (models.md 3.6): Liu et al.'s own recipe could not be checked; Any-GCN's coded one is the
+# Any-GCN main_gcn.py (`tamasino52/Any-GCN`): Liu et al.'s own recipe could not be checked; Any-GCN's coded one is the
 # closest and decays as often as the same-lab ModGCN-GT script (≈12 times in 50 epochs, final lr ≈ 0.61e-3).
 _ANYGCN = dict(dataset="h36m", keypoints="gt", joints=16, batch_size=256, epochs=50, optimizer="adam", lr=1e-3,
                schedule="exp_staircase", decay=0.96, decay_every=25_000, loss="mse_l1", grad_clip=1.0)
@@ -136,11 +137,11 @@ _ANYGCN = dict(dataset="h36m", keypoints="gt", joints=16, batch_size=256, epochs
 _MODGCN_GT = dict(_ANYGCN, batch_size=64, decay_every=100_000)
 # SemGCN main_gcn.py: batch 64, 100k-step decay, plain MSE; 50 epochs as in its README results table.
 _SEMGCN = dict(_ANYGCN, batch_size=64, decay_every=100_000, loss="mse")
-# GLA-GCN run_s-agcn.py with the README's "train from scratch" flags -da -tta (models.md 4.5).
+# GLA-GCN run_s-agcn.py with the README's "train from scratch" flags -da -tta (`bruceyo/GLA-GCN`).
 _GLAGCN = dict(dataset="h36m", keypoints="gt", joints=17, batch_size=512, epochs=80, optimizer="ranger", lr=0.01,
                schedule="cosine", eta_min=1e-5, loss="mpjpe", grad_clip=None, flip_aug=True, tta=True,
                eval_batch_size=512)   # windows per forward pass: 512 x 243 frames of activations fit a GPU
-# GridConv src/main.py after the Dec-2023 lr-decay fix; README models trained 100 epochs (models.md 5.6).
+# GridConv src/main.py after the Dec-2023 lr-decay fix; README models trained 100 epochs (`OSVAI/GridConv`).
 _GRIDCONV = dict(dataset="h36m", keypoints="gt", joints=17, batch_size=200, epochs=100, optimizer="adam", lr=1e-3,
                  schedule="gridconv_step", decay=0.96, decay_every=10, loss="grid_mse", grad_clip=None,
                  eval_batch_size=1000)
@@ -229,6 +230,8 @@ def list_recipes() -> list[str]:
 def get_recipe(name: str, profile: str = "full", **overrides: Any) -> Recipe:
     """The named recipe in the given profile, with ``overrides`` applied (validated) on top.
 
+    ``model_overrides`` are merged into the recipe's own (``{"channels": 48}`` on ``glagcn-h36m-gt-27`` keeps its
+    ``receptive_field=27``); to drop one of the recipe's keys, build the :class:`Recipe` by hand.
     Raises ``ValueError`` for an unknown name (listing the known ones), profile, key or value type.
     """
     recipes = _full_recipes()
@@ -239,6 +242,8 @@ def get_recipe(name: str, profile: str = "full", **overrides: Any) -> Recipe:
     recipe = recipes[name]
     if profile == "quick":
         recipe = _quick(recipe)
+    if isinstance(overrides.get("model_overrides"), dict):
+        overrides["model_overrides"] = {**recipe.model_overrides, **overrides["model_overrides"]}
     return recipe.replace(**overrides) if overrides else recipe
 
 

@@ -5,11 +5,11 @@ Three sources meet in the results chapter (chapter 6, "Results"), and this modul
 - **runs**: the ``results_<name>.json`` files the chapters write into their ``out_dir`` (rows with ``model``,
   ``data``, ``mpjpe``, ``p_mpjpe`` in mm, ...; see :func:`poselift_core.reproduce.save_results`) or the trainer's
   ``<run>/results.json``. :func:`load_run_results` reads either and normalises the keys;
-- **papers**: :data:`PAPER_RESULTS`, Human3.6M Protocol #1 / #2 numbers as reported (models.md 3.9, 4.8, 5.9 and
-  data.md 8), each with its source and how far it was checked;
+- **papers**: :data:`PAPER_RESULTS`, Human3.6M Protocol #1 / #2 numbers as reported (papers and the
+  authors' READMEs), each with its source and how far it was checked;
 - **sizes and speed**: :data:`REFERENCE_SIZES`, the parameter counts and CPU train-step throughputs measured on
-  the original implementations (models.md 3.7, 4.6, 5.7), next to :func:`parameter_rows` and
-  :func:`train_step_throughput` for this library.
+  the original implementations (``tamasino52/Any-GCN``, ``ZhimingZo/Modulated-GCN``, ``bruceyo/GLA-GCN``,
+  ``OSVAI/GridConv``), next to :func:`parameter_rows` and :func:`train_step_throughput` for this library.
 
 A run's numbers are only comparable with a paper row when the data and recipe match (Human3.6M, the same 2D
 input, the full recipe); :func:`data_label` and :func:`comparability_note` say which data produced which row.
@@ -85,7 +85,8 @@ class PaperResult:
 
 
 PAPER_RESULTS: tuple[PaperResult, ...] = (
-    # Family A: weight-sharing GCNs and Modulated GCN (models.md 3.9), single frame, 16 joints on GT 2D
+    # Family A: weight-sharing GCNs (Liu et al., ECCV 2020) and Modulated GCN (Zou & Tang, ICCV 2021), single
+    # frame, 16 joints on GT 2D
     PaperResult("SemGCN", "semgcn", "gt", 1, 42.14, 33.53, "0.27M", "README garyzhao/SemGCN", "README",
                 "50 epochs"),
     PaperResult("SemGCN + non-local", "semgcn", "gt", 1, 40.78, 31.46, "0.43M", "README garyzhao/SemGCN",
@@ -101,13 +102,13 @@ PAPER_RESULTS: tuple[PaperResult, ...] = (
     PaperResult("Modulated GCN + post-refinement", "modulated", "cpn", 1, 49.4, 39.1, None,
                 "P1: paper Table 5 (ZhimingZo/Modulated-GCN#1); P2: README zaedulislam/GS-Net", "third-party",
                 "384 channels + non-local; the post-refinement uses the GT root depth at test time"),
-    # Family B: GLA-GCN (models.md 4.8), 17 joints
+    # Family B: GLA-GCN (Yu et al., ICCV 2023), 17 joints
     PaperResult("GLA-GCN, T = 243", "glagcn", "gt", 243, 21.0, None, None,
                 "paper, quoted in bruceyo/GLA-GCN#11", "disputed",
                 "marked * in the paper (intermediate 3D sequence reconstruction); a user could not reproduce it "
                 "with the released checkpoint"),
     PaperResult("GLA-GCN, T = 243", "glagcn", "cpn", 243, 44.4, 34.8, None, "paper", "unverified"),
-    # Family C: GridConv (models.md 5.9): 2 D-GridConv blocks, 256 channels, 5x5 grid, 100 epochs, 17 joints
+    # Family C: GridConv (README of OSVAI/GridConv): 2 D-GridConv blocks, 256 channels, 5x5 grid, 100 epochs, 17 joints
     PaperResult("D-GridConv, handcrafted SGT", "dgridconv", "gt", 1, 37.15, 28.32, None,
                 "README OSVAI/GridConv", "README"),
     PaperResult("D-GridConv, learnable SGT", "dgridconv_autogrids", "gt", 1, 36.39, 28.29, None,
@@ -116,7 +117,7 @@ PAPER_RESULTS: tuple[PaperResult, ...] = (
                 "README OSVAI/GridConv", "README", "S9 drift sequences excluded"),
     PaperResult("D-GridConv, learnable SGT", "dgridconv_autogrids", "hrnet", 1, 47.56, 37.43, None,
                 "README OSVAI/GridConv", "README", "S9 drift sequences excluded"),
-    # Context: VideoPose3D's temporal convolutions (data.md 8); not implemented in poselift_core
+    # Context: VideoPose3D's temporal convolutions (Pavllo et al., CVPR 2019); not implemented in poselift_core
     PaperResult("VideoPose3D, T = 243", None, "cpn", 243, 46.8, 36.5, None,
                 "Pavllo et al., CVPR 2019", "paper", "Mask R-CNN person boxes"),
     PaperResult("VideoPose3D, T = 243", None, "gt", 243, 37.2, 27.2, None, "Pavllo et al., CVPR 2019", "paper"),
@@ -132,7 +133,7 @@ class ReferenceSize:
 
     ``parameters``: measured ``sum(p.numel())`` of the original code (``None`` where only a reported size
     exists, then in ``reported``). ``samples_per_s``: median train-step throughput (forward + backward of the
-    mean squared output, batch 256, 2 CPU threads; models.md 0.3), ``None`` if not measured.
+    mean squared output, batch 256, 2 CPU threads; chapter 6, "Training speed"), ``None`` if not measured.
     """
 
     parameters: int | None
@@ -142,7 +143,7 @@ class ReferenceSize:
     note: str = ""
 
 
-_ANYGCN = "Any-GCN, 16 joints, width 128, 4 blocks (models.md 3.7)"
+_ANYGCN = "tamasino52/Any-GCN, 16 joints, width 128, 4 blocks"
 REFERENCE_SIZES: dict[str, ReferenceSize] = {
     "vanilla": ReferenceSize(135_171, 3643, _ANYGCN),
     "dc_vanilla": ReferenceSize(266_883, 2587, _ANYGCN),
@@ -155,19 +156,19 @@ REFERENCE_SIZES: dict[str, ReferenceSize] = {
                                note="all J^2 weight blocks stored, only the 46 on edges are used (~6.06M)"),
     "modulated": ReferenceSize(287_923, 1859, _ANYGCN, "0.29M"),
     "semgcn": ReferenceSize(None, None, "README garyzhao/SemGCN", "0.27M"),
-    "glagcn": ReferenceSize(1_348_856, 3.5, "bruceyo/GLA-GCN, T = 243, 96 channels (models.md 4.6)"),
-    "gridconv": ReferenceSize(4_746_752, None, "OSVAI/GridConv, static (models.md 5.7)",
+    "glagcn": ReferenceSize(1_348_856, 3.5, "bruceyo/GLA-GCN, T = 243, 96 channels"),
+    "gridconv": ReferenceSize(4_746_752, None, "OSVAI/GridConv, static",
                               note="crashes as released; count after the padding fix"),
-    "dgridconv": ReferenceSize(4_790_406, 87.6, "OSVAI/GridConv, handcrafted SGT (models.md 5.7)"),
-    "dgridconv_autogrids": ReferenceSize(4_790_831, 88.0, "OSVAI/GridConv, AutoGrids (models.md 5.7)"),
+    "dgridconv": ReferenceSize(4_790_406, 87.6, "OSVAI/GridConv, handcrafted SGT"),
+    "dgridconv_autogrids": ReferenceSize(4_790_831, 88.0, "OSVAI/GridConv, AutoGrids"),
 }
 
 
-#: GLA-GCN at other window lengths (96 channels; models.md 4.6): frames -> reference size and speed.
+#: GLA-GCN at other window lengths (96 channels; bruceyo/GLA-GCN): frames -> reference size and speed.
 GLAGCN_REFERENCE_BY_FRAMES: dict[int, ReferenceSize] = {
     243: REFERENCE_SIZES["glagcn"],
-    81: ReferenceSize(1_096_466, 17.3, "bruceyo/GLA-GCN, T = 81, 96 channels (models.md 4.6)"),
-    27: ReferenceSize(844_076, 69.3, "bruceyo/GLA-GCN, T = 27, 96 channels (models.md 4.6)"),
+    81: ReferenceSize(1_096_466, 17.3, "bruceyo/GLA-GCN, T = 81, 96 channels"),
+    27: ReferenceSize(844_076, 69.3, "bruceyo/GLA-GCN, T = 27, 96 channels"),
 }
 
 
@@ -338,7 +339,8 @@ def parameter_rows(names: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
 def train_step_throughput(model: torch.nn.Module, batch_size: int, steps: int = 3, warmup: int = 1,
                           device: str | torch.device = "cpu", seed: int = 0) -> float:
-    """Median training-step throughput in samples/s, measured as the reference anchors were (models.md 0.3).
+    """Median training-step throughput in samples/s, measured as the reference anchors were (chapter 6,
+    "Training speed").
 
     One step: train mode, forward of a random normalised 2D batch ``(B, [T,] J, 2)`` (``T`` =
     ``model.receptive_field``, ``J`` from ``model.config.skeleton``), backward of the mean squared output,

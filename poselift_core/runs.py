@@ -11,7 +11,7 @@ mm, parameters, training time and throughput); :func:`mean_pose_baseline` scores
 model must beat (both live in :mod:`poselift_core.evaluate` and are re-exported here). Nothing is overwritten
 silently: ``train_recipe(checkpoint_dir=...)`` and :func:`save_run` refuse to replace existing results unless
 ``overwrite=True``; ``train_recipe(..., resume=True)`` continues a killed run from ``checkpoint_dir``. The training
-loop itself is explained in chapter 6.
+loop itself is described on the book's page "Using the library from the command line" (section "Training").
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Every graph a model uses (the GCN adjacency, the conv-style partition, GLA-GCN's subsets) is derived
 here from ``parents``, never from joint index order, so a new joint order cannot silently change a
-model's meaning. Explained in the book, chapter 2 ("Skeletons") and chapter 3 ("Graph convolution").
+model's meaning. Explained in the book, chapter 2 ("Skeletons") and chapter 3 ("The skeleton as a graph").
 """
 from __future__ import annotations
 
@@ -160,7 +160,7 @@ def normalize_adjacency(A: torch.Tensor, normalization: Literal["row", "diag1", 
 
 
 # --------------------------------------------------------------------------- the skeletons
-# Human3.6M mocap skeleton as distributed (32 entries, many end sites); data.md section 3.1.
+# Human3.6M mocap skeleton as distributed (32 entries, many end sites); parents as in VideoPose3D.
 H36M_32 = Skeleton(
     name="h36m32",
     names=(
@@ -181,7 +181,7 @@ H36M_32 = Skeleton(
 #: Indices of the 32-joint mocap array kept for the 17-joint skeleton, in 17-joint order.
 H36M_32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 
-# The 17-joint skeleton of VideoPose3D, GLA-GCN, GridConv and the CPN files (data.md 3.2).
+# The 17-joint skeleton of VideoPose3D, GLA-GCN, GridConv and the CPN files (chapter 2, "Skeletons").
 # Written out rather than derived from H36M_32 so the table in the book and this literal agree at a glance;
 # tests/test_skeleton.py checks that reducing H36M_32 gives the same parents.
 H36M_17 = Skeleton(
@@ -193,7 +193,7 @@ H36M_17 = Skeleton(
     right=(1, 2, 3, 14, 15, 16),
 )
 
-# SemGCN family: Neck/Nose removed so GT 2D matches Stacked-Hourglass joints (data.md 3.3).
+# SemGCN family: Neck/Nose removed so GT 2D matches Stacked-Hourglass joints (`garyzhao/SemGCN`).
 H36M_16 = Skeleton(
     name="h36m16",
     names=("Hip", "RHip", "RKnee", "RFoot", "LHip", "LKnee", "LFoot", "Spine", "Thorax", "Head",
@@ -204,7 +204,7 @@ H36M_16 = Skeleton(
     nonlocal_groups=((2, 3), (5, 6), (1, 4), (0, 7), (8, 9), (14, 15), (11, 12), (10, 13)),
 )
 
-# HumanEva-I, 15 joints (data.md section 10).
+# HumanEva-I (Sigal et al., IJCV 2010), 15 joints as in VideoPose3D.
 HUMANEVA_15 = Skeleton(
     name="humaneva15",
     names=("Pelvis", "Thorax", "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist",

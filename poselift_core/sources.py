@@ -4,7 +4,7 @@
 :class:`~poselift_core.batching.PoseTensors`. Mocap folders (ASF/AMC, BVH; e.g. the CMU database) are converted
 once with :func:`poselift_core.data.mocap.convert_mocap` into ``<folder>/.poselift_cache`` (or a user cache
 folder when that is read-only) and reused while the source files are unchanged. Explained in the book,
-chapter 6 ("Training").
+chapter 2 ("Loading a dataset").
 """
 from __future__ import annotations
 

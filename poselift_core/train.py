@@ -15,7 +15,8 @@ mid-epoch with ``checkpoint_every``). Nothing is overwritten silently: a run int
 results or a checkpoint refuses unless ``overwrite=True``, and ``resume=True`` with settings that differ from
 the checkpoint's refuses, naming every differing key, unless ``allow_changes=True`` (the change is recorded in
 ``results.json`` under ``resumes``). Every log line also goes to ``out/train.log``. Under ``torchrun`` it
-trains with DistributedDataParallel: every rank draws the same global batch and takes its own slice. Explained in the book, chapter 6 ("Training").
+trains with DistributedDataParallel: every rank draws the same global batch and takes its own slice. Explained on the book's
+page "Using the library from the command line" (section "Training").
 """
 from __future__ import annotations
 

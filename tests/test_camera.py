@@ -36,7 +36,7 @@ def ref_world_to_camera(p, cam):
 
 
 def ref_pixel(p, cam):
-    """data.md 4.4 step by step for one point, plain floats."""
+    """The Human3.6M projection (chapter 2) step by step for one point, plain floats."""
     X, Y, Z = (float(v) for v in p)
     x, y = min(max(X / Z, -1.0), 1.0), min(max(Y / Z, -1.0), 1.0)
     k1, k2, k3 = cam.radial
@@ -111,7 +111,7 @@ def test_subject_at_world_origin_is_in_front_of_every_camera(subject):
     body = np.array([[0, 0, 0.0], [0, 0, 0.9], [0, 0, 1.8], [0.5, 0.5, 1.0], [-0.5, -0.5, 1.0]])
     for cam in H36M_CAMERAS[subject]:
         Xc = world_to_camera(body, cam)
-        assert (Xc[:, 2] > 3.0).all() and (Xc[:, 2] < 7.0).all()  # data.md: root depths ~4.5-6.7 m
+        assert (Xc[:, 2] > 3.0).all() and (Xc[:, 2] < 7.0).all()  # real Human3.6M root depths are ~4.5-6.7 m
         uv = project_to_image(Xc, cam)
         assert (uv > 0).all() and (uv[:, 0] < cam.res_w).all() and (uv[:, 1] < cam.res_h).all()
         assert uv[0, 1] > uv[2, 1]  # image y points down: feet below head
@@ -183,7 +183,7 @@ def test_linear_projection_is_pinhole_without_clamp():
     expected = np.stack([cam.focal[0] * X[:, 0] / X[:, 2] + cam.center[0],
                          cam.focal[1] * X[:, 1] / X[:, 2] + cam.center[1]], axis=1)
     np.testing.assert_allclose(project_to_image(X, cam, distortion=False), expected, atol=1e-9)
-    # distortion moves a typical joint by a few pixels at most (data.md: up to ~2.5 px)
+    # distortion moves a typical joint by a few pixels at most (up to ~2.5 px on real Human3.6M frames)
     shift = np.abs(project_to_image(X[:1], cam) - expected[:1]).max()
     assert 0.01 < shift < 5
 

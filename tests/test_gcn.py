@@ -1,5 +1,5 @@
 """Tests for poselift_core.models.gcn: every layer against an explicit per-joint loop of its formula,
-weight sharing seen through perturbations, the reference parameter counts (models.md §3.7) and the network."""
+weight sharing seen through perturbations, the reference parameter counts (chapter 6, "Model sizes") and the network."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -59,7 +59,7 @@ def random_adjacency(per_sample: bool, pattern_only: bool, seed: int = 0) -> tor
 
 
 def loop_reference(variant: str, layer, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-    """The layer's formula written out joint by joint (models.md §3.2), ``A`` per sample ``(B, J, J)``."""
+    """The layer's formula written out joint by joint (Liu et al., ECCV 2020), ``A`` per sample ``(B, J, J)``."""
     W, b = layer.weight, layer.bias
     out = torch.zeros(x.shape[0], J, layer.out_channels, dtype=DT)
     for s in range(x.shape[0]):
@@ -413,7 +413,7 @@ def test_network_equals_composition_of_public_layers():
     torch.testing.assert_close(m(x), unit(m.output, h), rtol=1e-4, atol=1e-5)
 
 
-# --------------------------------------------------------------------------- counts (models.md §3.7)
+# --------------------------------------------------------------------------- counts (tamasino52/Any-GCN)
 REFERENCE_COUNTS = {
     "vanilla": 135_171, "dc_vanilla": 266_883, "preagg": 2_110_851, "dc_preagg": 4_218_243,
     "postagg": 2_110_851, "dc_postagg": 4_218_243, "convst": 398_595, "modulated": 287_923,

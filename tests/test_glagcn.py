@@ -1,4 +1,4 @@
-"""Tests for poselift_core.models.glagcn (GLA-GCN, models.md section 4)."""
+"""Tests for poselift_core.models.glagcn (GLA-GCN, Yu et al., ICCV 2023; bruceyo/GLA-GCN)."""
 import dataclasses
 import math
 import sys
@@ -42,7 +42,7 @@ def randomise(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     return model
 
 
-# ----------------------------------------------------------------------------- sizes (models.md 4.6)
+# ----------------------------------------------------------------------------- sizes (bruceyo/GLA-GCN)
 @pytest.mark.parametrize("skeleton, rf, expected", [
     ("h36m17", 243, 1_348_856),
     ("h36m17", 81, 1_096_466),

@@ -11,7 +11,7 @@ from poselift_core.models.gridconv import (MODEL_BUILDERS, SGT_PRIORS, DynamicGr
                                            temperature_schedule)
 from poselift_core.skeleton import H36M_17
 
-# models.md 5.1, written here independently as joint indices (H36M-17 order); a pair is an averaged cell
+# GridConv's handcrafted grid, written here independently as joint indices (H36M-17 order); a pair is an averaged cell
 REFERENCE_GRID = [
     [7, 7, 7, 7, 7],
     [0, 8, 8, 8, 0],
@@ -176,7 +176,7 @@ def test_static_gridconv_equals_sum_of_padded_convolutions(padding):
 
 
 def _dynamic_by_loops(layer: DynamicGridConv2d, x: torch.Tensor) -> torch.Tensor:
-    """models.md 5.4 term by term: Y[o,p] = sum_b sum_{c,k} W_b[o,c,k] a[k,p] U_b[c,k,p] + beta_b[o]."""
+    """D-GridConv term by term: Y[o,p] = sum_b sum_{c,k} W_b[o,c,k] a[k,p] U_b[c,k,p] + beta_b[o]."""
     a = layer.attention(x)  # (B, 9, H, W)
     B, _, H, W = x.shape
     y = torch.zeros(B, layer.out_channels, H, W, dtype=x.dtype)

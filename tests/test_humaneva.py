@@ -76,7 +76,7 @@ def test_humaneva_cameras_look_at_the_capture_volume():
             uv = project_to_image(Xc, c)
             assert ((uv > 0) & (uv < [640, 480])).all() and uv[0, 1] > uv[2, 1]
             np.testing.assert_allclose(c.R @ c.R.T, np.eye(3), atol=1e-5)
-    # S3 reuses S1's calibration (data.md 10)
+    # S3 reuses S1's calibration (as in VideoPose3D)
     for a, b in zip(HUMANEVA_CAMERAS["S1"], HUMANEVA_CAMERAS["S3"]):
         np.testing.assert_allclose(a.translation, b.translation, atol=1e-6)
 

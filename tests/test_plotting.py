@@ -12,7 +12,7 @@ from matplotlib.colors import to_rgb  # noqa: E402
 from poselift_core import plotting as P  # noqa: E402
 from poselift_core.skeleton import H36M_16, H36M_17  # noqa: E402
 
-# GridConv's handcrafted 5x5 grid, as tabulated in data.md section 3.5 (a tuple is the mean of its joints).
+# GridConv's handcrafted 5x5 grid, as in Kang et al., AAAI 2023 (a tuple is the mean of its joints).
 SGT_TABLE = [
     ["Spine"] * 5,
     ["Hip", "Thorax", "Thorax", "Thorax", "Hip"],
@@ -182,7 +182,7 @@ def test_sgt_matrix_form_and_chain_colours_agree_with_the_skeleton_panel():
 
 
 def test_chain_heads_follow_single_child_runs():
-    # parents (data.md 3.2): legs, spine (Spine, Thorax), head (Neck/Nose, Head), arms start at branch points
+    # parents (chapter 2, "Skeletons"): legs, spine (Spine, Thorax), head (Neck/Nose, Head), arms start at branch points
     assert P.chain_heads(H36M_17) == [0, 1, 1, 1, 4, 4, 4, 7, 7, 9, 9, 11, 11, 11, 14, 14, 14]
     assert P.bone_sides(H36M_17)[:3] == ["right"] * 3 and P.bone_sides(H36M_17)[3:6] == ["left"] * 3
 

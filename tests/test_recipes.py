@@ -19,7 +19,7 @@ def test_every_gcn_variant_has_a_gt_recipe_and_the_named_recipes_exist():
         assert n in names
 
 
-# parameter counts of models.md 3.7, 4.6, 5.7 at the recipe's configuration (ModGCN-benchmark with its
+# parameter counts of the released code at the recipe's configuration (ModGCN-benchmark with its
 # embedded-Gaussian non-local block)
 EXPECTED_PARAMS = {"gcn-vanilla-gt": 135_171, "gcn-dc_preagg-gt": 4_218_243, "gcn-modulated-gt": 287_923,
                    "gcn-modulated-cpn": 2_731_840, "glagcn-h36m-gt-243": 1_348_856,
@@ -95,7 +95,7 @@ def test_schedules_match_the_reference_formulas():
     assert lr_at(gla, 0, 0) == pytest.approx(0.01)
     assert lr_at(gla, 40, 0) == pytest.approx(1e-5 + (0.01 - 1e-5) / 2)
     assert lr_at(gla, 80, 0) == pytest.approx(1e-5)
-    # GridConv (models.md 5.6): 1e-3 in epoch 1, 0.96e-3 in epochs 2-11, 0.9216e-3 in epochs 12-21 (1-based)
+    # GridConv (OSVAI/GridConv): 1e-3 in epoch 1, 0.96e-3 in epochs 2-11, 0.9216e-3 in epochs 12-21 (1-based)
     grid = get_recipe("gridconv-gt")
     expected = [1e-3] + [0.96e-3] * 10 + [0.9216e-3] * 10
     assert [lr_at(grid, e, 0) for e in range(21)] == pytest.approx(expected)
@@ -150,3 +150,10 @@ def test_recipe_is_a_plain_dataclass_that_round_trips():
     r = get_recipe("glagcn-humaneva-gt-27", "quick")
     assert Recipe(**asdict(r)) == r
     assert math.isfinite(r.lr)
+
+
+def test_model_overrides_merge_into_the_recipes_own():
+    r = get_recipe("glagcn-h36m-gt-27", model_overrides={"channels": 48})
+    assert r.model_overrides == {"receptive_field": 27, "channels": 48}
+    q = get_recipe("gridconv-gt", "quick", model_overrides={"hidden": 64})
+    assert q.model_overrides["hidden"] == 64 and q.model_overrides["padding"] == ("c", "r")

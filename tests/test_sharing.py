@@ -1,4 +1,4 @@
-"""Weight-block index matrices, read off the layers by differentiation, against the formulas of models.md §3.2."""
+"""Weight-block index matrices, read off the layers by differentiation, against Liu et al.'s formulas (ECCV 2020)."""
 import pytest
 import torch
 import torch.nn as nn

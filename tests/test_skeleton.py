@@ -9,7 +9,7 @@ def test_h36m17_is_the_reduced_mocap_skeleton_with_shoulders_on_thorax():
     removed = sorted(set(range(32)) - set(H36M_32_TO_17))
     reduced = H36M_32.remove_joints(removed)
     parents = list(reduced.parents)
-    # data.md 3.1: after reduction both shoulders are re-attached to the Thorax (index 8)
+    # Human3.6M/VideoPose3D: after reduction both shoulders are re-attached to the Thorax (index 8)
     parents[11] = parents[14] = 8
     assert tuple(parents) == H36M_17.parents
     assert reduced.left == H36M_17.left and reduced.right == H36M_17.right
@@ -36,7 +36,7 @@ def test_flip_permutation_is_an_involution_swapping_names(sk):
 
 def test_row_normalised_adjacency_known_values():
     A = H36M_16.adjacency("row")
-    # root row: {0, 1, 4, 7} each 1/4 (models.md 3.1); thorax has 4 neighbours -> 1/5; leaves 1/2
+    # root row: {0, 1, 4, 7} each 1/4 (SemGCN's D^-1 (A + I)); thorax has 4 neighbours -> 1/5; leaves 1/2
     expected_root = torch.zeros(16)
     expected_root[[0, 1, 4, 7]] = 0.25
     torch.testing.assert_close(A[0], expected_root)

@@ -205,7 +205,7 @@ def h36m17_3d(X: np.ndarray) -> np.ndarray:
 
 README = """# Demo capture: pose2sim's `Demo_SinglePerson`, detected and triangulated
 
-A real four-camera recording, shipped small so the book's chapter "Lift your own video" and CI can compare
+A real four-camera recording, shipped small so the book's chapter "Lifting your own video" and CI can compare
 single-view lifting with a multi-view 3D reference without MediaPipe or the videos. Built by
 
     .venv/bin/python tools/build_demo_capture.py

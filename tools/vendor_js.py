@@ -1,4 +1,6 @@
-"""Vendor the book's JavaScript into _vendor/ so the HTML renders with no CDN (book.md, "Figures that work offline").
+"""Vendor the book's JavaScript into _vendor/ so the HTML renders with no CDN (pages work offline).
+
+See the book's page "Running the notebooks", section "How the book is built".
 
     python tools/vendor_js.py [--out _vendor]
 

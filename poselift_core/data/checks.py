@@ -1,8 +1,8 @@
-"""Sanity checks for a loaded dataset: the quick checklist of data.md section 12, as numbers.
+"""Sanity checks for a loaded dataset: the usual quick checklist for a new Human3.6M loader, as numbers.
 
 Run it on your own Human3.6M (or converted mocap) files before training: a wrong joint order, a camera table
 from another code base, millimetres instead of metres or a 16/17-joint mix-up each break one of these checks.
-Explained in the book chapter "Data, cameras and normalisation" (section "Plugging in your own files").
+Explained in the book, chapter 2 ("Plugging in your own Human3.6M files").
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from .h36m import H36M_SKIPPED, save_videopose3d
 __all__ = ["make_fake_h36m", "fake_pose_sequence"]
 
 # Rest-pose bone offsets from the parent (metres, world frame: Z up, the body faces -Y, its right is -X).
-# Spine-to-head lengths follow data.md 12 (pelvis-spine ~0.24, spine-thorax ~0.25, thorax-nose ~0.11).
+# Spine-to-head lengths follow real Human3.6M frames (pelvis-spine ~0.24, spine-thorax ~0.25, thorax-nose ~0.11).
 _OFFSETS = np.array([
     (0, 0, 0.93),                                                  # 0 Hips (absolute)
     (-0.13, 0, 0), (0, 0, -0.44), (0, 0, -0.44), (0, -0.13, -0.05), (0, -0.05, 0),  # 1-5 right leg

@@ -1,7 +1,7 @@
 """Human3.6M in the VideoPose3D file format: readers, a writer, and :class:`PoseDataset`.
 
-File family (data.md section 2): ``np.savez_compressed`` archives whose entries are Python dicts pickled
-into 0-d object arrays.
+File family of VideoPose3D (Pavllo et al., CVPR 2019, `facebookresearch/VideoPose3D`): ``np.savez_compressed``
+archives whose entries are Python dicts pickled into 0-d object arrays.
 
 * ``data_3d_<name>.npz``: ``positions_3d`` = ``subject -> action -> (N, 32 | 17, 3)`` world metres, and
   optionally ``cameras`` = ``subject -> [camera dict]`` (files converted from other mocap; see
@@ -10,8 +10,8 @@ into 0-d object arrays.
   camera]`` and ``metadata`` = ``{'num_joints', 'keypoints_symmetry', ['layout_name', 'fps', 'splits']}``.
 
 A :class:`PoseDataset` holds the world poses and the (cropped, checked) pixels; camera-space targets and
-normalised inputs are computed on request, per sequence, with vectorised NumPy. Explained in the book
-chapter "Data, cameras and normalisation".
+normalised inputs are computed on request, per sequence, with vectorised NumPy. Explained in the book,
+chapter 2 ("The VideoPose3D file format").
 """
 from __future__ import annotations
 
@@ -36,17 +36,17 @@ __all__ = [
     "sample_paths", "sample_splits",
 ]
 
-#: The 15 canonical actions in the column order of published result tables (data.md 6).
+#: The 15 canonical actions in the column order of published result tables (e.g. Pavllo et al., CVPR 2019, Table 1).
 H36M_ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases",
                 "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether")
 H36M_SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
 H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 H36M_TEST_SUBJECTS = ("S9", "S11")
-#: (subject, action) pairs dropped everywhere: one S11 Directions video is corrupted (data.md 9.1).
+#: (subject, action) pairs dropped everywhere: one S11 Directions video is corrupted (VideoPose3D's files omit it).
 H36M_SKIPPED = (("S11", "Directions"),)
-#: S9 sequences whose 3D drifts away from the video (data.md 9.3); all four cameras.
+#: S9 sequences whose 3D drifts away from the video (`OSVAI/GridConv` drops them for detected 2D); all four cameras.
 H36M_DRIFT_SEQUENCES = (("S9", "Greeting"), ("S9", "SittingDown 1"), ("S9", "Waiting 1"))
-#: Stacked-Hourglass (MPII order) -> 16-joint H36M order: new joint i takes SH joint [i] (data.md 3.3).
+#: Stacked-Hourglass (MPII order) -> 16-joint H36M order: new joint i takes SH joint [i] (as in `garyzhao/SemGCN`).
 SH_MPII_TO_H36M16 = (6, 2, 1, 0, 3, 4, 5, 7, 8, 9, 13, 14, 15, 12, 11, 10)
 _NOSE = 9  # 17-joint index of Neck/Nose, dropped by the 16-joint SemGCN variant
 
@@ -64,7 +64,7 @@ def canonical_action(key: str) -> str:
 
     ``"Directions 1" -> "Directions"``, ``"SittingDown 2" -> "SittingDown"``, HumanEva
     ``"Walking 1 chunk0" -> "Walking"``. Compare canonical names for equality, never by prefix
-    (``"Sitting"`` is a prefix of ``"SittingDown"``; data.md 6).
+    (``"Sitting"`` is a prefix of ``"SittingDown"``, which VideoPose3D's action filter matches).
     """
     return key.split(" ", 1)[0]
 
@@ -189,7 +189,7 @@ class PoseSequence:
 
     Attributes:
         pixels: ``(N, J2, 2)`` 2D keypoints in pixels (cropped to the mocap length).
-        x2d: ``(N, J2, 2)`` normalised screen coordinates (data.md 5.2).
+        x2d: ``(N, J2, 2)`` normalised screen coordinates (chapter 2, "Normalising the 2D input").
         world: ``(N, J, 3)`` world coordinates, metres.
         camera_abs: ``(N, J, 3)`` camera-space joints, metres (absolute).
         y3d: ``(N, J, 3)`` camera-space, root-relative (root row 0).
@@ -219,7 +219,7 @@ class PoseDataset:
     Args:
         positions_3d: ``subject -> action -> (N, J, 3)`` world metres, already on ``skeleton``'s joints.
         positions_2d: ``subject -> action -> [(N2 >= N, J2, 2)]`` pixels per camera; longer arrays are cropped
-            to the mocap length (data.md 5.3). Subjects/actions without 3D are kept as unlabeled 2D.
+            to the mocap length (as VideoPose3D does). Subjects/actions without 3D are kept as unlabeled 2D.
         cameras: ``subject -> [Camera]``, one per 2D view.
         skeleton: 3D joint layout.
         keypoints_left, keypoints_right: symmetry of the 2D layout.
@@ -282,7 +282,7 @@ class PoseDataset:
         if len(v) < n3d:
             raise DataError(f"{src}: subject {s!r} action {a!r} camera {c} has {len(v)} 2D frames, fewer than "
                             f"the {n3d} 3D frames (2D may be longer and is cropped, never shorter)")
-        v = v[:n3d]  # detections can run past the mocap: drop the trailing frames (data.md 9.2)
+        v = v[:n3d]  # detections can run past the mocap: drop the trailing frames, as VideoPose3D does
         bad = _first_bad_frame(v)
         if bad is not None:
             raise DataError(f"{src}: subject {s!r} action {a!r} camera {c} has NaN/inf keypoints at frame {bad}")

@@ -1,9 +1,10 @@
-"""HumanEva-I in the VideoPose3D file format (data.md section 10), the secondary lifting benchmark.
+"""HumanEva-I (Sigal et al., IJCV 2010) in the VideoPose3D file format, the secondary lifting benchmark.
 
 Files: ``data_3d_humaneva15.npz`` (subjects ``Train/S1..S3`` and ``Validate/S1..S3``, actions such as
 ``"Walking 1 chunk0"``, ``(N, 15, 3)`` world metres) and ``data_2d_humaneva15_<keypoints>.npz`` (3 colour
 cameras C1..C3, 640x480 pixels, 60 Hz). Protocol: train on ``Train/*``, test on ``Validate/*``, report
-P-MPJPE per subject for Walking, Jog and Box. Explained in the book chapter "Data, cameras and normalisation".
+P-MPJPE per subject for Walking, Jog and Box (as Pavllo et al., CVPR 2019). The file format is explained in the
+book, chapter 2 ("The VideoPose3D file format").
 
 The extrinsics are HumanEva's calibration (quaternion w x y z, centre in millimetres, S3 reuses S1's).
 **The intrinsics are an approximate pinhole** (``f = 710 px``, ``c = (285, 218)`` px, no distortion), in the
@@ -37,7 +38,7 @@ HUMANEVA_RESOLUTION = (640, 480)
 HUMANEVA_APPROX_FOCAL = (710.0, 710.0)
 HUMANEVA_APPROX_CENTER = (285.0, 218.0)
 
-# subject -> 3 x (qw, qx, qy, qz, tx, ty, tz), centre in millimetres (data.md 10)
+# subject -> 3 x (qw, qx, qy, qz, tx, ty, tz), centre in millimetres (the calibration VideoPose3D uses)
 _HUMANEVA_EXTRINSICS_MM = {
     "S1": [(0.424207, -0.4983646, -0.5802981, 0.4847012, 4062.227, 663.2477, 1528.397),
            (0.6503354, -0.7481602, -0.0919284, 0.0941766, 844.8131, -3805.2092, 1504.9929),
@@ -59,7 +60,7 @@ HUMANEVA_CAMERAS: dict[str, list[Camera]] = {
     for subject, table in _HUMANEVA_EXTRINSICS_MM.items()
 }
 
-#: First video frames to skip per camera (C1, C2, C3) so video and mocap align, trial 1 (data.md 10).
+#: First video frames to skip per camera (C1, C2, C3) so video and mocap align, trial 1 (as in VideoPose3D).
 HUMANEVA_FRAME_OFFSETS: dict[str, dict[str, tuple[int, int, int]]] = {
     "S1": {"Walking": (82, 81, 82), "Jog": (51, 51, 50), "ThrowCatch": (61, 61, 60),
            "Gestures": (45, 45, 44), "Box": (57, 57, 56)},
@@ -69,7 +70,7 @@ HUMANEVA_FRAME_OFFSETS: dict[str, dict[str, tuple[int, int, int]]] = {
            "Gestures": (83, 83, 82), "Box": (1, 1, 1)},
 }
 
-#: Mocap frame ranges ``[start, end)`` of trial 1's official Train and Validate parts (data.md 10).
+#: Mocap frame ranges ``[start, end)`` of trial 1's official Train and Validate parts (HumanEva-I).
 HUMANEVA_TRIAL1_RANGES: dict[str, dict[str, dict[str, tuple[int, int]]]] = {
     "Train": {
         "S1": {"Walking": (590, 1203), "Jog": (367, 740), "ThrowCatch": (473, 945), "Gestures": (395, 801),

@@ -2,7 +2,7 @@
 
 Shared by the motion-file readers (:mod:`~poselift_core.data.mocap_files`), the DeepMimic reader
 (:mod:`~poselift_core.data.sample`) and the conversion to Human3.6M (:mod:`~poselift_core.data.mocap`).
-Explained in the book chapter "Data, cameras and normalisation".
+Explained in the book, chapter 2 ("The open benchmark, and converting CMU motion capture").
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def forward_kinematics(parents: Sequence[int], offsets: np.ndarray, rotations: n
     """Global joint positions of a kinematic tree, vectorised over frames.
 
     ``G_0 = R_0``, ``p_0 = root``; for every other joint ``k`` with parent ``q``:
-    ``G_k = G_q R_k`` and ``p_k = p_q + G_q o_k`` (book chapter "Data, cameras and normalisation").
+    ``G_k = G_q R_k`` and ``p_k = p_q + G_q o_k``.
 
     Args:
         parents: ``(K,)`` parent index per joint, ``-1`` for joint 0 only, ``parents[k] < k``.

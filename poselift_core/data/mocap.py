@@ -1,6 +1,6 @@
 """Motion capture to the VideoPose3D format: ASF/AMC and BVH readers, forward kinematics, H36M-17 mapping.
 
-Pipeline (explained in the book chapter "Data, cameras and normalisation", section on converting mocap):
+Pipeline (explained in the book, chapter 2 ("The open benchmark, and converting CMU motion capture")):
 
 1. read a clip into a :class:`KinematicClip`: joint tree, rest offsets in metres, one local rotation per
    joint and frame, root trajectory (:func:`read_asf` + :func:`read_amc`, :func:`read_bvh`);
@@ -37,7 +37,7 @@ H36M-17      CMU ASF/AMC        BVH (CMU 131 names, then common alternatives)   
              rwrist
 ===========  =================  ==============================================  ======================
 
-Shoulders are the upper-arm joints, not the clavicles, as in H36M (data.md 3.1: the clavicle joints are
+Shoulders are the upper-arm joints, not the clavicles, as in H36M (chapter 2, "Skeletons": the clavicle joints are
 removed). Each "halfway" point is a fixed point of one bone, but its distances to the pelvis or thorax span
 spine joints, so those four H36M bones vary by a few millimetres over a clip (std under 3 mm on CMU).
 
@@ -191,7 +191,7 @@ def project_views(world: np.ndarray, cameras: Sequence[Camera]) -> list[np.ndarr
 
 
 def h36m_metadata(splits: dict, fps: float, source: str) -> dict:
-    """2D-file metadata of an H36M-17 layout file (data.md 2.2) plus ``fps``, ``splits``, ``source``."""
+    """2D-file metadata of an H36M-17 layout file (as VideoPose3D's 2D files) plus ``fps``, ``splits``, ``source``."""
     return {"num_joints": 17, "keypoints_symmetry": [list(H36M_17.left), list(H36M_17.right)],
             "layout_name": "h36m", "fps": fps, "splits": {k: list(v) for k, v in splits.items()}, "source": source}
 

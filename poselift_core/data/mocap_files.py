@@ -3,8 +3,8 @@
 Units: CMU lengths (ASF ``length``, AMC root translations and the CMU BVH files) are inches times
 ``:units length`` (0.45), so metres = value / 0.45 * 0.0254. :func:`read_bvh` infers the unit of other BVH
 files from the rest-pose size (metres, CMU units, centimetres or millimetres) unless told. Malformed files
-raise :class:`~poselift_core.data.kinematics.MocapError` naming the file and line. Explained in the book
-chapter "Data, cameras and normalisation".
+raise :class:`~poselift_core.data.kinematics.MocapError` naming the file and line. Explained in the book,
+chapter 2 ("The open benchmark, and converting CMU motion capture").
 """
 from __future__ import annotations
 

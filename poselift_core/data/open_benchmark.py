@@ -15,8 +15,8 @@ fails instead of reading millimetres. ``metadata`` carries the fps, the split, t
 
 Split (by subject): train CMU 01, 02, 11 and the DeepMimic clips; test CMU 03 (walking on uneven terrain) and
 CMU 131 (BVH; stylised walks and hops, with a pelvis-to-thorax distance about 12 cm shorter than any training subject's), reported
-separately as well as together. How it is built: :mod:`poselift_core.data.build_open`. Explained in the book
-chapter "Data, cameras and normalisation".
+separately as well as together. How it is built: :mod:`poselift_core.data.build_open`. Explained in the book,
+chapter 2 ("The open benchmark, and converting CMU motion capture").
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ Every clip goes through :mod:`poselift_core.data.mocap` (forward kinematics, H36
 recentring, 50 Hz) and is filmed by the four Human3.6M cameras of S1. DeepMimic key frames (16-60 Hz) are
 interpolated the way DeepMimic itself plays them (slerp of joint quaternions, then forward kinematics), so
 bone lengths stay exact through fast rotations such as the backflip. ``build_sample`` is deterministic:
-rebuilding gives the same arrays. Explained in the book chapter "Data, cameras and normalisation".
+rebuilding gives the same arrays. Explained in the book, chapter 2 ("Loading a dataset").
 """
 from __future__ import annotations
 

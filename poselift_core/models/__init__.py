@@ -46,5 +46,5 @@ def build_model(name: str, **overrides: Any) -> nn.Module:
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Learnable parameters (BatchNorm running statistics excluded), as counted in models.md."""
+    """Learnable parameters (BatchNorm running statistics excluded), as chapter 6 ("Model sizes") counts them."""
     return sum(p.numel() for p in model.parameters())

@@ -1,15 +1,15 @@
 """The residual GCN lifting network of SemGCN / Liu et al. / Any-GCN, with Modulated GCN and SemGCN layers.
 
 ``GConv(2 -> C) -> BN -> ReLU``, ``num_blocks`` residual blocks of two ``GConv -> BN -> ReLU``, ``GConv(C -> 3)``
-(models.md §3.4), with the graph convolution picked by name from :data:`GRAPH_CONVS`
+(Zhao et al., CVPR 2019; `tamasino52/Any-GCN`), with the graph convolution picked by name from :data:`GRAPH_CONVS`
 (:mod:`poselift_core.models.graph_conv`), optional SemGCN non-local blocks and an optional per-sample
-"experts" adjacency. Explained in the book, chapter 3 ("Graph convolution").
+"experts" adjacency. Explained in the book, chapter 3 ("One rule, nine layers").
 
 Activations stay joints-first, ``(J, B, C)``, through the whole network (see ``graph_conv``): BatchNorm then
 runs on the flat ``(J*B, C)`` view, whose statistics are pooled over batch and joints exactly like the
 reference's ``BatchNorm1d`` on the ``(B, C, J)`` transpose, without any transpose.
 
-Parameter counts at the default size (16 joints, width 128, 4 blocks) equal the originals' (models.md §3.7),
+Parameter counts at the default size (16 joints, width 128, 4 blocks) equal the originals' (chapter 6, "Model sizes"),
 except ``nosharing``, which stores only the weight blocks that can receive a gradient (see
 :class:`NoSharingGraphConv`; ``dense_weights=True`` restores the reference count).
 """
@@ -148,7 +148,7 @@ class GraphNonLocal(_NonLocalBlock):
 
 class GaussianNonLocal(_NonLocalBlock):
     r"""Embedded-Gaussian non-local block over all joints (Wang et al., CVPR 2018), as placed by the
-    ModGCN-benchmark network between the residual stack and the output layer (models.md §3.4).
+    ModGCN-benchmark network between the residual stack and the output layer (`ZhimingZo/Modulated-GCN`).
 
     .. math::
         \mathbf{z}_i = \mathbf{x}_i + \mathrm{BN}\Big(\mathbf{W}_z \sum_j
@@ -209,14 +209,14 @@ def _make_graph_conv(cfg: "GCNConfig", skeleton: Skeleton, adj: Tensor, c_in: in
 
 @dataclass
 class GCNConfig:
-    """Everything that defines a :class:`GCNLifter`. Defaults = Any-GCN's CLI defaults (models.md §3.4)."""
+    """Everything that defines a :class:`GCNLifter`. Defaults = Any-GCN's CLI defaults (`tamasino52/Any-GCN`)."""
 
     variant: str = "vanilla"  # key of GRAPH_CONVS
     skeleton: str = "h36m16"  # the reference counts are for 16 joints (Nose removed)
     hidden: int = 128
     num_blocks: int = 4  # residual blocks of two graph convolutions
     dropout: float = 0.0
-    adjacency: str = "row"  # "row": D^-1 (A + I) (SemGCN/Any-GCN); "diag1": the ModGCN original (models.md §3.1)
+    adjacency: str = "row"  # "row": D^-1 (A + I) (SemGCN/Any-GCN); "diag1": ZhimingZo/Modulated-GCN's
     non_local: bool = False  # SemGCN non-local blocks after the input layer and every residual block
     gaussian_non_local: bool = False  # ModGCN-benchmark: one embedded-Gaussian block before the output layer
     num_experts: int = 0  # > 0: conditional adjacency in every layer but the input one
@@ -242,7 +242,7 @@ class GCNConfig:
 
 
 class GCNLifter(nn.Module):
-    """Residual GCN lifting network shared by SemGCN, Liu et al. and Any-GCN (models.md §3.4).
+    """Residual GCN lifting network shared by SemGCN, Liu et al. and Any-GCN (Zhao et al., CVPR 2019).
 
     ``GConv(2 -> C) -> BN -> ReLU``, then ``num_blocks`` times ``x + (GConv -> BN -> ReLU -> GConv -> BN -> ReLU)``,
     then ``GConv(C -> 3)``; optional SemGCN non-local blocks after the input layer and each residual block, an
@@ -311,7 +311,7 @@ def _builder(variant: str, **preset) -> Callable[..., GCNLifter]:
     return build
 
 
-# The published Modulated GCN numbers come from the original's diag-1 adjacency (models.md §3.1); Any-GCN's
+# The published Modulated GCN numbers come from the original's diag-1 adjacency (`ZhimingZo/Modulated-GCN`); Any-GCN's
 # "modulated" uses D^-1 (A + I). Parameter counts are the same (287,923); pass adjacency="row" for Any-GCN.
 _PRESETS: dict[str, dict] = {"modulated": {"adjacency": "diag1"}}
 

@@ -1,8 +1,9 @@
 """GLA-GCN: global-local adaptive graph convolution for temporal 2D-to-3D pose lifting.
 
 Yu et al., "GLA-GCN: Global-local Adaptive Graph Convolutional Network for 3D Human Pose Estimation from
-Monocular Video", ICCV 2023 (arXiv 2307.05853); released code ``bruceyo/GLA-GCN``. Explained in the book's
-GLA-GCN chapter; every formula below is restated from ``models.md`` section 4.
+Monocular Video", ICCV 2023 (arXiv 2307.05853); released code ``bruceyo/GLA-GCN``. Explained in the book,
+chapter 4 ("GLA-GCN: lifting from a window of frames"); every formula below is restated from the paper and the
+released code.
 
 A window of ``T`` 2D poses (``T`` = receptive field) goes through a stack of 2s-AGCN units ("global":
 an adaptive graph convolution followed by a strided temporal convolution), which shrinks time by the
@@ -13,7 +14,7 @@ Conventions that differ from the released code (same function, different bookkee
 reference_glagcn.py`` re-implements the released layout and ``benchmarks/bench_glagcn.py`` checks that both
 compute the same outputs before timing them):
 
-* **Graphs are row-receiver** (models.md section 0.1): ``out_i = sum_j G[i, j] x_j``. The original multiplies
+* **Graphs are row-receiver** (as everywhere in this library): ``out_i = sum_j G[i, j] x_j``. The original multiplies
   on the right, ``out[w] = sum_v x[v] G[v, w]`` (column = receiver), so every graph here is the transpose of
   the original's (its column normalisation over senders is our row normalisation), including the learnable
   ``P`` (only matters when importing original weights).
@@ -29,7 +30,7 @@ A dilated whole-sequence pass that shares work between neighbouring windows (Vid
 the temporal convolutions zero-pad at every window border, and each unit's attention graph ``S_k`` depends on
 all frames of the window, so :meth:`GLAGCN.lift_sequence` evaluates the windows in chunks.
 
-Fixed quirks (models.md 4.7): graphs are buffers, nothing calls ``.cuda()`` (1); dropout is out-of-place (2);
+Fixed quirks of the released code: graphs are buffers, nothing calls ``.cuda()`` (1); dropout is out-of-place (2);
 the read-out can be shared (released code) or per-joint (paper) (3); the HumanEva graph is built from the
 parent list like every other, so "inward"/"outward" are a consistent root-ward split there too, unlike the
 released HumanEva edge list, which mixes directions (7).
@@ -371,7 +372,7 @@ def filter_widths_for(receptive_field: int) -> tuple[int, ...]:
 
 
 class GLAGCN(nn.Module):
-    """GLA-GCN lifting network (``S_AGCN`` of the released code), models.md section 4.4.
+    """GLA-GCN lifting network (``S_AGCN`` of the released code ``bruceyo/GLA-GCN``).
 
     1. data BN over the ``2J`` joint-major input channels (``j0x, j0y, j1x, ...``);
     2. expansion unit ``GCNTemporalBlock(2 -> C)`` with a linear + BN residual;

@@ -4,7 +4,8 @@ GCN layer (Zou & Tang, ICCV 2021) and SemGCN's layer (Zhao et al., CVPR 2019).
 Every layer computes ``out_i = sum_j A_ij * (message from j to i) + b`` with row ``i`` of the adjacency the
 *receiving* joint; the variants differ only in which weight matrix a message uses, which is visible in the
 parameter shapes (``W: (C_in, C_out)`` shared by everyone, ``(J, C_in, C_out)`` one per sender, ...).
-Explained in the book, chapter 3 ("Graph convolution"); the numbers quoted below come from models.md §3.
+Explained in the book, chapter 3 ("One rule, nine layers"); the numbers quoted below were measured on the
+original implementations (`tamasino52/Any-GCN`, `ZhimingZo/Modulated-GCN`).
 The network that stacks them is :mod:`poselift_core.models.gcn`.
 
 Layout. The public ``forward`` of a layer takes and returns ``(B, J, C)`` like PyG's ``DenseGCNConv``.
@@ -72,7 +73,7 @@ def _reference_uniform_(weight: Tensor, reference_shape: Sequence[int], gain: fl
 
     PyTorch's fan rule on an N-D tensor uses ``fan_in = shape[1] * prod(shape[2:])`` and
     ``fan_out = shape[0] * prod(shape[2:])``, so the bound depends on how the reference stacked its weights
-    (e.g. ``(1, C_in, C_out)`` for vanilla); ``reference_shape`` names that stacking (models.md §3.4).
+    (e.g. ``(1, C_in, C_out)`` for vanilla); ``reference_shape`` names that stacking (`tamasino52/Any-GCN`).
     """
     receptive = math.prod(reference_shape[2:])
     fan_in, fan_out = reference_shape[1] * receptive, reference_shape[0] * receptive
@@ -264,7 +265,7 @@ class DecoupledPreAggGraphConv(PreAggGraphConv):
 
 class PostAggGraphConv(PreAggGraphConv):
     r"""Post-aggregation graph convolution: the *receiver* transforms the aggregated feature with its own
-    matrix (Liu et al., ECCV 2020). Any-GCN's version crashes (models.md §3.8, quirk 1).
+    matrix (Liu et al., ECCV 2020). Any-GCN's version crashes (a 3-index einsum on its 4-D weight).
 
     .. math::
         \mathbf{x}'_i = \mathbf{W}_i \sum_{j} \hat{A}_{ij} \mathbf{x}_j + \mathbf{b}
@@ -362,7 +363,7 @@ class NoSharingGraphConv(_GraphConv):
 
     Deliberate difference from the reference: by default only the pairs with :math:`\hat{A}_{ij} \neq 0`
     (46 for the 16-joint skeleton, self-loops included) own a weight block. The reference stores all
-    :math:`J^2` blocks, of which 210 never receive a gradient (models.md §3.2): 6,062,211 instead of
+    :math:`J^2` blocks, of which 210 never receive a gradient (in `tamasino52/Any-GCN`): 6,062,211 instead of
     33,721,731 parameters at the default size, with the same function and the same initial distribution.
     ``dense_weights=True`` stores all :math:`J^2` blocks (reference count; needed if a dense conditional
     adjacency should reach every pair -- with sparse storage, ``adj`` entries outside the stored pairs are
@@ -423,7 +424,7 @@ class ModulatedGraphConv(_GraphConv):
         \qquad \hat{A}' = \tfrac{1}{2}\big[(\hat{A} + \mathbf{Q}) + (\hat{A} + \mathbf{Q})^\top\big]
 
     ``Q`` is added to whatever adjacency is used, including a per-sample one (Any-GCN drops it when experts
-    are on, models.md §3.8 quirk 4).
+    are on, in `tamasino52/Any-GCN`).
 
     Args:
         modulation_init (str): ``"ones"`` (ModGCN-GT, Any-GCN) or ``"xavier"`` (ModGCN-benchmark,

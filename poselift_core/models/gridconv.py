@@ -1,7 +1,7 @@
 """GridConv: 3D pose lifting by convolution on a 5x5 semantic grid (Kang et al., AAAI 2023).
 
 Paper: "3D Human Pose Lifting with Grid Convolution", https://arxiv.org/abs/2302.08760.
-Explained in the book's GridConv chapter. The pipeline is
+Explained in the book, chapter 5 ("GridConv: lifting on a semantic grid"). The pipeline is
 
     joints (B, 17, 2) --SGT--> grid (B, 2, 5, 5) --grid convolutions--> grid (B, 3, 5, 5) --SGT^-1--> joints (B, 17, 3)
 
@@ -15,9 +15,9 @@ Parts, smallest first:
 - ``DynamicGridConv2d`` (D-GridConv): the same with an input-dependent weight per kernel tap and output cell;
 - ``GridConvConfig`` and ``GridLifter``: the residual network; ``MODEL_BUILDERS`` for the registry.
 
-Fixed relative to the reference code (models.md 5.8): both branches pad by exactly 1 (quirk 1); the learnable
-SGT gets gradients in training mode (quirk 2); the hard assignment always has 17 columns (quirk 4); the
-attention temperature is a buffer saved in ``state_dict`` (quirk 5); nothing calls ``.cuda()`` (quirk 6).
+Fixed relative to the reference code (``OSVAI/GridConv``): both branches pad by exactly 1; the learnable SGT gets
+gradients in training mode; the hard assignment always has 17 columns; the attention temperature is a buffer
+saved in ``state_dict``; nothing calls ``.cuda()``.
 
 Grid tensors are ``(B, C, H, W)`` with ``H = W = 5``; cell ``p = row * 5 + col``. Inside the convolutions the
 features are handled channels-last, ``(B, P, C)`` with ``P = H * W``, so one GEMM does all the work.
@@ -43,7 +43,8 @@ __all__ = [
 GRID_SHAPE = (5, 5)
 
 # --------------------------------------------------------------------------- handcrafted SGT
-# models.md 5.1 / data.md 3.5. Rows top to bottom; columns are the five chains hanging from the spine row:
+# GridConv's handcrafted grid (Kang et al., AAAI 2023; `OSVAI/GridConv`, src/tool/util.py).
+# Rows top to bottom; columns are the five chains hanging from the spine row:
 # right leg, right arm, neck/head, left arm, left leg (image-left is the subject's right side).
 # A tuple is a cell holding the mean of several joints (only the centre cell, Thorax-Nose midpoint).
 SGT_TABLE: tuple[tuple[str | tuple[str, ...], ...], ...] = (
@@ -59,7 +60,7 @@ def sgt_matrix(dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The handcrafted SGT ``phi`` as a matrix ``S`` of shape ``(25, 17)``: ``grid = S @ joints``.
 
     Row ``p`` (cell ``(p // 5, p % 5)``) averages the joints listed in ``SGT_TABLE``: one-hot for a
-    single joint, ``1/2, 1/2`` for the Thorax-Nose centre cell. Joint order is H36M-17 (models.md 1.1).
+    single joint, ``1/2, 1/2`` for the Thorax-Nose centre cell. Joint order is H36M-17 (chapter 2, "Skeletons").
     """
     S = torch.zeros(25, H36M_17.num_joints, dtype=dtype)
     for p, cell in enumerate(c for row in SGT_TABLE for c in row):
@@ -107,7 +108,7 @@ def _to_grid(S: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def joints_to_grid(x: torch.Tensor) -> torch.Tensor:
-    """Handcrafted SGT: joints ``(B, 17, C)`` -> grid ``(B, C, 5, 5)``, ``grid = S x`` (models.md 5.1)."""
+    """Handcrafted SGT: joints ``(B, 17, C)`` -> grid ``(B, C, 5, 5)``, ``grid = S x`` (Kang et al., AAAI 2023)."""
     _check_joints(x, None, "joints_to_grid")
     return _to_grid(_sgt_pair(x)[0], x)
 
@@ -120,7 +121,7 @@ def grid_to_joints(g: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- learnable SGT (AutoGrids)
-# Initial layouts as joint indices per cell (models.md 5.2). "standard" is the handcrafted chain layout
+# Initial layouts as joint indices per cell (`OSVAI/GridConv`). "standard" is the handcrafted chain layout
 # mirrored (left chains in columns 0-1), with the Nose in both (2,2) and (3,2) and no averaged cell.
 # "learnt_type3" assigns no cell to joint 0 (Hip): that joint is then predicted as zeros, which is harmless
 # for root-relative targets whose root row is 0.
@@ -134,7 +135,7 @@ SGT_PRIORS: dict[str, tuple[tuple[int, ...], ...] | None] = {
 
 
 class LearnableSGT(nn.Module):
-    """AutoGrids: a learnable cell-to-joint assignment ``S`` (25, 17) from logits ``L`` (models.md 5.2).
+    """AutoGrids: a learnable cell-to-joint assignment ``S`` (25, 17) from logits ``L`` (Kang et al., AAAI 2023).
 
     - evaluation (``self.training`` False): ``S = onehot(argmax_j L[p, j], 17)``, hard, no gradient;
     - training, straight-through: ``S = onehot(argmax L) + L - sg(L)``: the forward pass uses the hard
@@ -287,7 +288,7 @@ class _TwoBranchGrid(nn.Module):
 
 
 class GridConv2d(_TwoBranchGrid):
-    r"""Static grid convolution (models.md 5.3): two 3x3 convolutions on the same grid, summed.
+    r"""Static grid convolution (Kang et al., AAAI 2023): two 3x3 convolutions on the same grid, summed.
 
     .. math::
         Y = W_1 * \mathrm{pad}_{m_1}(X) + W_2 * \mathrm{pad}_{m_2}(X) + \beta_1 + \beta_2
@@ -319,7 +320,7 @@ def temperature_schedule(epoch_progress: float, start: float = 30.0, anneal_epoc
     """D-GridConv attention temperature: linear from ``start`` to 1 over the first ``anneal_epochs``, then 1.
 
     ``tau = 1 + (start - 1) * (1 - e / anneal_epochs)`` for ``e < anneal_epochs`` (``e`` = 0-based epoch plus
-    the fraction of the epoch done), as the reference sets it every iteration (models.md 5.6).
+    the fraction of the epoch done), as the reference (``OSVAI/GridConv``) sets it every iteration.
     """
     if epoch_progress >= anneal_epochs:
         return 1.0
@@ -327,7 +328,7 @@ def temperature_schedule(epoch_progress: float, start: float = 30.0, anneal_epoc
 
 
 class DynamicGridConv2d(_TwoBranchGrid):
-    r"""Dynamic grid convolution, D-GridConv (models.md 5.4).
+    r"""Dynamic grid convolution, D-GridConv (Kang et al., AAAI 2023).
 
     An attention map ``a`` (one weight per kernel tap ``k`` and output cell ``p``) is computed from the
     layer's own input and shared by both branches and all channels:
@@ -358,7 +359,7 @@ class DynamicGridConv2d(_TwoBranchGrid):
     def __init__(self, in_channels: int, out_channels: int, padding: Sequence[str] = ("c", "r"),
                  bias: bool = True, temperature: float = 30.0, grid_shape: tuple[int, int] = GRID_SHAPE):
         super().__init__(in_channels, out_channels, padding, bias, grid_shape)
-        hidden = max(in_channels // 16, 16)  # d in models.md 5.4
+        hidden = max(in_channels // 16, 16)  # d, as in the released D-GridConv
         P = self.grid_shape[0] * self.grid_shape[1]
         self.attn_reduce = nn.Linear(in_channels, hidden, bias=False)  # W_a, a 1x1 conv on the pooled input
         self.attn_norm = nn.BatchNorm1d(hidden)
@@ -399,7 +400,7 @@ class DynamicGridConv2d(_TwoBranchGrid):
 # --------------------------------------------------------------------------- the network
 @dataclass
 class GridConvConfig:
-    """Configuration of :class:`GridLifter`; defaults are the released D-GridConv (models.md 5.5)."""
+    """Configuration of :class:`GridLifter`; defaults are the released D-GridConv (``OSVAI/GridConv``)."""
 
     skeleton: str = "h36m17"  # the semantic grid is defined for H36M-17 only
     hidden: int = 256
@@ -433,7 +434,7 @@ class GridConvConfig:
 
 
 class GridLifter(nn.Module):
-    """GridConv lifting network (models.md 5.5): SGT, grid convolutions, inverse SGT.
+    """GridConv lifting network (Kang et al., AAAI 2023): SGT, grid convolutions, inverse SGT.
 
     ``B x 2 x 5 x 5 -> conv(2 -> C, bias) -> BN -> ReLU -> Dropout2d``, then ``num_blocks`` residual blocks
     ``x + Drop(ReLU(BN(conv(Drop(ReLU(BN(conv(x))))))))``, then ``conv(C -> 3, no bias)``; ``conv`` is
@@ -480,7 +481,7 @@ class GridLifter(nn.Module):
                 m.set_temperature(value)
 
     def on_train_step(self, epoch_progress: float, total_epochs: int) -> None:
-        """Trainer hook: anneal the attention temperature (models.md 5.6); nothing to do for static layers."""
+        """Trainer hook: anneal the attention temperature (as ``OSVAI/GridConv``); nothing to do for static layers."""
         if self.config.dynamic:
             self.set_temperature(temperature_schedule(epoch_progress, self.config.temperature,
                                                       self.config.anneal_epochs))

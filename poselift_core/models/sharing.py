@@ -3,7 +3,7 @@
 The weight-sharing GCNs of :mod:`poselift_core.models.gcn` (Liu et al., ECCV 2020; Zou & Tang, ICCV 2021) all
 compute ``out_i = sum_j A_ij W(i, j) x_j + b`` and differ only in the rule ``W(i, j)`` that picks the weight
 block for a message from sender ``j`` to receiver ``i``: one block for every pair (vanilla), one per sender
-(pre-aggregation), one per receiver (post-aggregation), ... Explained in the book, chapter 3 ("Weight sharing").
+(pre-aggregation), one per receiver (post-aggregation), ... Explained in the book, chapter 3 ("One rule, nine layers").
 
 :func:`weight_block_ids` reads that rule off a layer *by differentiation* rather than from its class name: a
 sender ``j`` alone carries a signal, and a weight block belongs to the pair ``(i, j)`` exactly when the output

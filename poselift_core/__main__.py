@@ -201,8 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="video (needs the [video] extra) or keypoints: .npz (keypoints + image_size, MediaPipe "
                         "landmarks, VideoPose3D custom), COCO-results/MediaPipe .json, OpenPose JSON folder")
     p.add_argument("--out", help="output folder")
-    p.add_argument("--model", help="pretrained model name or checkpoint file (default: glagcn27-open when present "
-                                   "and the clip has >= 27 frames, else modgcn-open)")
+    p.add_argument("--model", help="pretrained model name or checkpoint file (default: modgcn-open, the better one on "
+                                   "real detections; auto: glagcn27-open when the clip has >= 27 frames)")
     p.add_argument("--layout", help="keypoint layout: coco17, blazepose33, body25, h36m17 (default: the file's)")
     p.add_argument("--focal", type=positive_float, help="focal length in pixels (default: 0.81 x the image "
                                                         "diagonal, the training cameras' field of view)")

@@ -20,8 +20,9 @@ inference time, in this order (:func:`prepare_keypoints`)::
 
 Steps 4 and 5 are a pinhole re-imaging: they change the focal length, principal point and (step 5, to first
 order) the camera's distance and aim, never the camera's axes, so the output stays in the input camera's axes
-(x right, y down, z forward). The default model is the pretrained open-benchmark lifter; a temporal one
-(``glagcn27-open``) is used when its weights exist and the clip has at least its receptive field of frames.
+(x right, y down, z forward). The default model is the single-frame pretrained open-benchmark lifter
+(``modgcn-open``, the better one on real detections, see :func:`choose_model`); ``--model auto`` uses the temporal
+``glagcn27-open`` when the clip has at least its receptive field of frames.
 
 What each step gains on a real capture is measured by :mod:`poselift_core.demo_check` (the book's chapter
 "Lifting your own video").
@@ -315,14 +316,18 @@ _SINGLE_DEFAULT = "modgcn-open"
 
 
 def choose_model(frames: int, name: "str | None" = None) -> str:
-    """The model to use: ``name`` if given; else the temporal pretrained model when its weights exist and the
-    clip has at least 27 frames (its receptive field); else the single-frame ``modgcn-open``."""
-    if name is not None:
-        return name
-    from .pretrained import available
-    if _TEMPORAL_DEFAULT in available() and frames >= 27:
-        return _TEMPORAL_DEFAULT
-    return _SINGLE_DEFAULT
+    """The model to use: ``name`` if given; ``"auto"``: the temporal pretrained model when its weights exist and
+    the clip has at least 27 frames (its receptive field), else the single-frame one; ``None``: ``modgcn-open``.
+
+    The single-frame model is the default because it is the better one on real detections: on the four views of
+    the multi-view check (``python -m poselift_core lift --check-demo``) it scores 75-89 mm P-MPJPE against
+    95-110 mm for ``glagcn27-open``, which was trained on clean ground-truth 2D sequences and meets the
+    detector's frame-to-frame jitter for the first time.
+    """
+    if name == "auto":
+        from .pretrained import available
+        return _TEMPORAL_DEFAULT if _TEMPORAL_DEFAULT in available() and frames >= 27 else _SINGLE_DEFAULT
+    return name if name is not None else _SINGLE_DEFAULT
 
 
 def load_lifter(name: str, device: str = "cpu"):

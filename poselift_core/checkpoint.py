@@ -27,7 +27,7 @@ import random
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -87,8 +87,12 @@ def refuse_overwrite(folder: "str | os.PathLike", names: Iterable[str] = RESULT_
                                 "to replace it")
 
 
-def write_text_atomic(path: "str | os.PathLike", text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``; errors name ``path``."""
+def _write_atomic(path: "str | os.PathLike", write: Callable[[Any], None], mode: str) -> Path:
+    """Call ``write(file)`` on a temporary file in ``path``'s folder, fsync it and move it over ``path``.
+
+    A failure (full disk, no permission, an exception in ``write``) removes the temporary file and leaves the
+    previous ``path`` as it was; ``OSError`` becomes :class:`OutputWriteError` naming ``path``.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,14 +100,23 @@ def write_text_atomic(path: "str | os.PathLike", text: str) -> Path:
     except OSError as e:
         raise write_failed(path, e) from None
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise write_failed(path, e) from None
+        if isinstance(e, OSError) and not isinstance(e, OutputWriteError):
+            raise write_failed(path, e) from None
+        raise
     return path
+
+
+def write_text_atomic(path: "str | os.PathLike", text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``; errors name ``path``."""
+    return _write_atomic(path, lambda f: f.write(text), "w")
 
 
 def save_checkpoint(state: dict[str, Any], path: "str | os.PathLike") -> Path:
@@ -117,25 +130,7 @@ def save_checkpoint(state: dict[str, Any], path: "str | os.PathLike") -> Path:
     if problem:
         raise TypeError(f"refusing to save {path}: {problem} is neither a tensor nor a plain value, so the file "
                         "could not be loaded with weights_only=True")
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise write_failed(path, e) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(e, OSError) and not isinstance(e, OutputWriteError):
-            raise write_failed(path, e) from None
-        raise
-    return path
+    return _write_atomic(path, lambda f: torch.save(state, f), "wb")
 
 
 _PLAIN = (str, int, float, bool, type(None))

@@ -89,6 +89,7 @@ def run_board(out_dir: "str | Path", names: "Sequence[str] | None" = None, steps
               batch: int = BATCH) -> Path:
     """Train every entry (or those labelled ``names``) and write the table files; returns the JSON path."""
     from .data.open_benchmark import read_open_mm
+    from .pretrained import cpu_name
     from .train import git_commit
 
     torch.set_num_threads(THREADS)
@@ -114,7 +115,7 @@ def run_board(out_dir: "str | Path", names: "Sequence[str] | None" = None, steps
                    + (f" --steps {steps}" if steps != STEPS else "") + (f" --batch {batch}" if batch != BATCH else ""),
         "git_commit": git_commit(), "data": "open", "data_content_sha256": meta.get("content_sha256"),
         "wall_time_s": round(time.time() - t0, 1), "threads": THREADS,
-        "machine": f"{platform.machine()} {_cpu_name()}", "torch": str(torch.__version__),
+        "machine": f"{platform.machine()} {cpu_name() or platform.processor() or 'unknown CPU'}", "torch": str(torch.__version__),
         "date": time.strftime("%Y-%m-%d"), "rows": rows,
     }
     out = Path(out_dir)
@@ -163,16 +164,6 @@ def board_markdown(doc: dict[str, Any]) -> str:
     base = rows[0]["mean_pose_mpjpe"] if rows else float("nan")
     lines += ["", f"Mean training pose on the same frames: {base:.1f} mm MPJPE."]
     return "\n".join(lines) + "\n"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv: "Sequence[str] | None" = None) -> int:

@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 
-__all__ = ["PretrainedSpec", "PRETRAINED", "available", "checkpoint_path", "info", "load", "build", "score",
+__all__ = ["PretrainedSpec", "PRETRAINED", "available", "checkpoint_path", "info", "load", "build", "score", "cpu_name",
            "rescore"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -148,7 +148,7 @@ def build(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None"
         "command": f"python -m poselift_core.pretrained build {name}",
         "git_commit": git_commit(), "data": "open", "data_content_sha256": meta.get("content_sha256"),
         "train_time_s": results.get("train_time_s"), "wall_time_s": round(wall, 1), "threads": THREADS,
-        "machine": f"{platform.machine()} {platform.processor() or ''} {_cpu_name()}".strip(),
+        "machine": f"{platform.machine()} {platform.processor() or ''} {cpu_name()}".strip(),
         "torch": str(torch.__version__), "python": platform.python_version(), "seed": recipe.seed,
         "parameters": count_parameters(model), "steps": results.get("steps"),
         "storage": "float16 weights (float32 in memory after load)",
@@ -217,7 +217,8 @@ def rescore(name: str, out_dir: "str | Path | None" = None, data_dir: "str | Non
     return scores
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), for provenance records; ``""`` when unknown."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

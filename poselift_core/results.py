@@ -417,10 +417,10 @@ RUN_COLUMNS = [("model", "model", None), ("recipe", "recipe", None), ("data", "d
                ("profile", "profile", None), ("frames", "frames", "d"), ("mpjpe", "MPJPE", ".1f"),
                ("p_mpjpe", "P-MPJPE", ".1f"), ("paper_mpjpe", "paper MPJPE", "num"),
                ("paper_p_mpjpe", "paper P-MPJPE", "num"), ("paper_status", "paper status", None),
-               ("parameters", "params", "M"), ("samples_per_s", "train samples/s", ".0f"), ("source", "source", None)]
-PAPER_COLUMNS = [("method", "method", None), ("poselift", "poselift model", None), ("input", "2D input", None),
+               ("parameters", "params", "M"), ("samples_per_s", "samples/s", ".0f")]
+PAPER_COLUMNS = [("method", "method", None), ("poselift", "model", None), ("input", "2D input", None),
                  ("frames", "frames", "d"), ("mpjpe", "MPJPE", "num"), ("p_mpjpe", "P-MPJPE", "num"),
-                 ("params", "params (reported)", None), ("status", "status", None), ("source", "source", None),
+                 ("params", "params", None), ("status", "status", None), ("source", "source", None),
                  ("note", "note", None)]
 SIZE_COLUMNS = [("model", "model", None), ("parameters", "this library", "count"),
                 ("reference", "original code", "count"), ("ratio", "ratio", ".3f"), ("reported", "paper", None),

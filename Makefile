@@ -11,7 +11,11 @@ KERNEL := poselift
 KERNEL_SPEC := $(VENV)/share/jupyter/kernels/$(KERNEL)/kernel.json
 NB_TIMEOUT ?= 600
 
-.PHONY: venv test book book-html vendor check-book bench clean
+# JupyterLab for `make lab` only (not needed by tests or the book build, so not in requirements-dev.txt).
+JUPYTERLAB ?= jupyterlab==4.6.6
+LAB_ARGS ?=
+
+.PHONY: venv test book book-html vendor check-book bench clean lab
 
 venv: $(VENV)/.installed
 
@@ -42,6 +46,12 @@ book-html: venv vendor
 # Headless Chromium: every chapter renders, plotly and MathJax drew, no request leaves 127.0.0.1.
 check-book: venv
 	$(PY) tools/check_book.py --html _build/html --screenshots _build/screenshots
+
+# Open the chapters in JupyterLab from the venv (installed into it on first use); their "python3" kernel is the
+# venv's own Python, so `import poselift_core` finds this checkout. More options: make lab LAB_ARGS="--port 8890".
+lab: venv
+	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install -q -c constraints-ci.txt "$(JUPYTERLAB)"
+	$(PY) -m jupyter lab notebooks/ $(LAB_ARGS)
 
 clean:
 	rm -rf _build _vendor

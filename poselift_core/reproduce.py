@@ -11,6 +11,9 @@ Notebook conventions (book/reproduce.md), which ``make book`` relies on too:
   ``model``, ``data``, ``mpjpe``, ``p_mpjpe`` in mm and ``params``); this module gathers every such file into
   ``<out_dir>/results.md`` and ``results.json``.
 
+On Colab, :func:`colab_out_dir` moves a notebook's ``out_dir`` onto Google Drive, so results and checkpoints
+survive a disconnect.
+
 papermill is imported only when notebooks are executed, so ``--help`` and the helpers work without it.
 """
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 __all__ = [
     "in_colab",
+    "DRIVE_MOUNT",
+    "colab_out_dir",
     "resolve_device",
     "book_notebooks",
     "select_notebooks",
@@ -44,6 +49,45 @@ RESULT_COLUMNS = ("model", "data", "mpjpe", "p_mpjpe", "params")
 def in_colab() -> bool:
     """True inside Google Colab (its kernel has imported ``google.colab``)."""
     return "google.colab" in sys.modules
+
+
+#: Where Colab mounts Google Drive; the book's folder on Drive is ``<DRIVE_MOUNT>/MyDrive/poselift``.
+DRIVE_MOUNT = "/content/drive"
+
+
+def colab_out_dir(out_dir: str = "runs", use_drive: bool = True, mountpoint: str = DRIVE_MOUNT) -> str:
+    """The folder a notebook should write its results and checkpoints to: on Google Drive when on Colab.
+
+    On Colab with ``use_drive``, mounts Google Drive at ``mountpoint`` (Colab asks for permission once) and
+    returns ``<mountpoint>/MyDrive/poselift/<out_dir>`` for a relative ``out_dir`` (an absolute one is kept: the
+    caller chose it). Files there outlive the runtime, so after a disconnect a full-profile chapter run again
+    resumes from its checkpoints and chapter 6 collects what chapters 3-5 wrote. It also creates
+    ``<mountpoint>/MyDrive/poselift/h36m`` and says to put the Human3.6M ``.npz`` files there (then
+    ``data="h36m"``, ``data_dir`` that folder). Elsewhere, or with ``use_drive=False``, returns ``out_dir``
+    unchanged and mounts nothing (on Colab the files then live in the runtime and vanish with it); so does a
+    refused or failed mount, after saying so.
+    """
+    if not (in_colab() and use_drive):
+        return out_dir
+    root = Path(mountpoint) / "MyDrive" / "poselift"
+    if not (Path(mountpoint) / "MyDrive").is_dir():          # mounted already when a cell runs twice
+        from google.colab import drive
+
+        try:
+            drive.mount(str(mountpoint))
+        except Exception as exc:   # permission refused, timed out: the chapter still runs, in the runtime
+            print(f"Google Drive not mounted ({type(exc).__name__}: {exc}); results and checkpoints stay in "
+                  f"{out_dir} inside this runtime and are lost when it disconnects.", flush=True)
+            return out_dir
+    target = Path(out_dir) if os.path.isabs(out_dir) else root / out_dir
+    target.mkdir(parents=True, exist_ok=True)
+    (root / "h36m").mkdir(parents=True, exist_ok=True)
+    on_drive = target.resolve().is_relative_to(Path(mountpoint).resolve())
+    print(f"Results and checkpoints go to {target}" + (": on Google Drive, so after a disconnect the chapter run "
+          "again resumes its full-profile runs." if on_drive else " (not on Google Drive: lost with the runtime).")
+          + f" Human3.6M: put data_3d_h36m.npz and data_2d_h36m_<keypoints>.npz "
+          f"in {root / 'h36m'} and set data = \"h36m\", data_dir = \"{root / 'h36m'}\".", flush=True)
+    return str(target)
 
 
 def resolve_device(device: str = "auto") -> str:

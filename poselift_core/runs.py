@@ -10,11 +10,13 @@ epochs, seed) applied to the recipe; it returns the trainer too, so a chapter ca
 mm, parameters, training time and throughput); :func:`mean_pose_baseline` scores the trivial predictor every
 model must beat (both live in :mod:`poselift_core.evaluate` and are re-exported here). Nothing is overwritten
 silently: ``train_recipe(checkpoint_dir=...)`` and :func:`save_run` refuse to replace existing results unless
-``overwrite=True``; ``train_recipe(..., resume=True)`` continues a killed run from ``checkpoint_dir``. The training
-loop itself is described on the book's page "Using the library from the command line" (section "Training").
+``overwrite=True`` (a resumed run replaces the row of that same run); ``train_recipe(..., resume=True)``
+continues a killed run from ``checkpoint_dir``. The training loop itself is described on the book's page "Using
+the library from the command line" (section "Training").
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -24,12 +26,16 @@ from .evaluate import MeanPose, mean_pose_baseline
 
 __all__ = ["train_recipe", "result_row", "save_run", "summary_line", "MeanPose", "mean_pose_baseline"]
 
+#: Row keys that name one run: a resumed run may replace a saved row only when all of them are equal.
+SAME_RUN_KEYS = ("model", "recipe", "data", "keypoints", "profile", "seed", "recipe_config")
+
 
 def train_recipe(name: str, profile: str = "quick", data: str = "sample", data_dir: str | None = None,
                  device: str = "auto", epochs: int | None = None, seed: int = 0,
                  checkpoint_dir: str | Path | None = None,
                  splits: tuple[PoseTensors, PoseTensors, dict] | None = None, resume: bool = False,
-                 overwrite: bool = False, allow_changes: bool = False, **overrides: Any):
+                 overwrite: bool = False, allow_changes: bool = False, progress: bool | str | None = None,
+                 **overrides: Any):
     """Train recipe ``name`` in ``profile`` and return ``(trainer, results)``.
 
     Args:
@@ -42,6 +48,11 @@ def train_recipe(name: str, profile: str = "quick", data: str = "sample", data_d
         resume: continue the run in ``checkpoint_dir`` from its ``checkpoint.pt`` (same settings, or
             ``allow_changes=True``: the changes are recorded in the results under ``resumes``).
         overwrite: replace the results and checkpoint already in ``checkpoint_dir`` (otherwise refused).
+        progress: what the run prints (:class:`~poselift_core.train.RunConfig`): ``True`` a progress bar (a
+            notebook bar in Jupyter and Colab) and one line per epoch, ``"epochs"`` the per-epoch lines only, once
+            the run has lasted a few seconds (a short run stays silent, so the static book is not filled with
+            lines), ``False`` nothing. ``None``: ``True`` in the ``"full"`` profile (hours: the reader must see it
+            move), else ``"epochs"``. ``checkpoint_dir/train.log`` gets every line whatever this says.
         overrides: further :class:`~poselift_core.recipes.Recipe` fields (validated); ``model_overrides`` is
             merged into the recipe's own (a key set here replaces only that key).
     """
@@ -54,7 +65,9 @@ def train_recipe(name: str, profile: str = "quick", data: str = "sample", data_d
         base = get_recipe(name, profile=profile).model_overrides
         overrides["model_overrides"] = {**base, **overrides["model_overrides"]}
     recipe = get_recipe(name, profile=profile, seed=int(seed), **overrides)
-    run = RunConfig(recipe, data=data, data_dir=data_dir, device=device, progress=False,
+    if progress is None:
+        progress = True if profile == "full" else "epochs"
+    run = RunConfig(recipe, data=data, data_dir=data_dir, device=device, progress=progress,
                     out=None if checkpoint_dir is None else str(checkpoint_dir), resume=resume,
                     overwrite=overwrite, allow_changes=allow_changes)
     train_set, test_set, info = splits if splits is not None else (None, None, None)
@@ -98,11 +111,26 @@ def save_run(results: dict[str, Any], data: str, out_dir: str | Path, name: str 
     """Write ``out_dir/results_<name>.json`` (default name: the model) with :func:`result_row`.
 
     An existing file of that name is refused (:class:`~poselift_core.checkpoint.OutputExistsError`, naming
-    it) unless ``overwrite``.
+    it) unless ``overwrite`` -- or unless ``results`` come from a resumed run (``results["resumes"]``) and the
+    file holds the row of that same run (model, recipe, data, keypoints, profile, seed and recipe settings all
+    equal): the continuation of a run replaces its earlier row, saying so. That is what a chapter re-run after a
+    Colab disconnect does, whose runs resume from their checkpoints.
     """
     from .reproduce import save_results
 
-    return save_results(name or results["model"], result_row(results, data), out_dir, overwrite=overwrite)
+    row = result_row(results, data)
+    path = Path(out_dir) / f"results_{name or results['model']}.json"
+    if not overwrite and results.get("resumes") and path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = None        # unreadable: leave the refusal to save_results
+        old = old[0] if isinstance(old, list) and len(old) == 1 else old
+        as_saved = json.loads(json.dumps({k: row[k] for k in SAME_RUN_KEYS}, default=float))  # tuples -> lists
+        if isinstance(old, dict) and all(old.get(k) == as_saved[k] for k in SAME_RUN_KEYS):
+            print(f"{path}: replacing the row of the same run, now resumed from its checkpoint", flush=True)
+            overwrite = True
+    return save_results(name or results["model"], row, out_dir, overwrite=overwrite)
 
 
 def summary_line(results: dict[str, Any]) -> str:

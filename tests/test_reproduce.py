@@ -128,6 +128,66 @@ def test_resolve_device(monkeypatch, capsys):
         assert "Change runtime type" in capsys.readouterr().out
 
 
+def _fake_colab(monkeypatch, mount):
+    """A stand-in ``google.colab`` package whose ``drive.mount`` is ``mount``; ``in_colab()`` is then true."""
+    import types
+
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mount)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    if "google" not in sys.modules:
+        monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setattr(sys.modules["google"], "colab", colab, raising=False)
+
+
+def test_colab_out_dir_mounts_drive_once_and_points_into_it(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def mount(path):          # what Colab's mount leaves behind: <mountpoint>/MyDrive
+        calls.append(path)
+        (Path(path) / "MyDrive").mkdir(parents=True)
+
+    assert R.colab_out_dir("runs", mountpoint=str(tmp_path)) == "runs"     # not on Colab: unchanged, no mount
+    _fake_colab(monkeypatch, mount)
+    drive_dir = tmp_path / "MyDrive" / "poselift"
+    assert R.colab_out_dir("runs", mountpoint=str(tmp_path)) == str(drive_dir / "runs")
+    assert calls == [str(tmp_path)]
+    assert (drive_dir / "runs").is_dir() and (drive_dir / "h36m").is_dir()
+    out = capsys.readouterr().out
+    assert str(drive_dir / "h36m") in out and "resumes" in out
+    # a second cell run (or chapter 6 after chapter 5) finds Drive mounted and keeps an absolute folder
+    assert R.colab_out_dir(str(tmp_path / "mine"), mountpoint=str(tmp_path)) == str(tmp_path / "mine")
+    assert calls == [str(tmp_path)]
+    assert R.colab_out_dir("runs", use_drive=False, mountpoint=str(tmp_path)) == "runs"
+
+
+def test_colab_out_dir_keeps_the_runtime_folder_when_the_mount_is_refused(tmp_path, monkeypatch, capsys):
+    def refuse(path):
+        raise ValueError("mount failed")
+
+    _fake_colab(monkeypatch, refuse)
+    assert R.colab_out_dir("runs", mountpoint=str(tmp_path)) == "runs"
+    assert "not mounted (ValueError: mount failed)" in capsys.readouterr().out
+    assert not (tmp_path / "MyDrive").exists()
+
+
+def test_book_colab_cells_send_runs_to_drive_and_resume():
+    """Chapters that save or collect results move out_dir to Drive, on Colab only; those that keep checkpoints
+    resume a full-profile run that left one."""
+    checked = 0
+    for path in _book_notebooks():
+        code = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        source = "\n".join(code)
+        for cell in (s for s in code if "train_recipe(" in s and "checkpoint_dir=" in s):
+            assert "resume=" in cell, f"{path.name}: a checkpointed train_recipe call without resume="
+        if any(f"{f}(" in source for f in ("save_run", "save_results", "load_run_results")):
+            checked += 1
+            # only inside the Colab branch: elsewhere out_dir stays what papermill or the reader set
+            head, _, branch = code[1].partition('if "google.colab" in sys.modules:')
+            assert "colab_out_dir(out_dir" in branch and "colab_out_dir" not in head, path.name
+    assert checked >= 4        # chapters 3, 4 and 5 save results, chapter 6 collects them
+
+
 # --------------------------------------------------------------------------- the book's own notebooks
 def _book_notebooks() -> list[Path]:
     return R.book_notebooks(ROOT)

@@ -105,3 +105,91 @@ def test_model_overrides_keep_the_recipes_own_keys():
                               eval_max_frames=16, device="cpu", splits=(train, test, info),
                               model_overrides={"hidden": 8})
     assert trainer.recipe.model_overrides == {**base, "hidden": 8}
+
+
+def test_a_resumed_run_replaces_its_own_row_but_no_other(tmp_path, capsys):
+    from poselift_core.checkpoint import OutputExistsError
+
+    path = save_run(_fake_results(), "sample", tmp_path)
+    resumed = [{"epoch": 1, "step": 20, "batch_in_epoch": 0, "changes": {}}]
+    with pytest.raises(OutputExistsError, match="results_vanilla.json"):      # another seed: another run
+        save_run(_fake_results(seed=4, resumes=resumed, mpjpe=1.0), "sample", tmp_path)
+    with pytest.raises(OutputExistsError, match="results_vanilla.json"):      # other data
+        save_run(_fake_results(resumes=resumed, mpjpe=1.0), "h36m", tmp_path)
+    with pytest.raises(OutputExistsError, match="results_vanilla.json"):      # not resumed: a new run
+        save_run(_fake_results(mpjpe=1.0), "sample", tmp_path)
+    assert json.loads(path.read_text())[0]["mpjpe"] == 250.0
+    save_run(_fake_results(resumes=resumed, mpjpe=1.0, recipe_config={"batch_size": 64, "subjects": ("S1",)}),
+             "sample", tmp_path, overwrite=True)
+    capsys.readouterr()
+    # the same run resumed from its checkpoint: its row is replaced, and the notebook is told
+    save_run(_fake_results(resumes=resumed, mpjpe=2.0, recipe_config={"batch_size": 64, "subjects": ("S1",)}),
+             "sample", tmp_path)
+    assert json.loads(path.read_text())[0]["mpjpe"] == 2.0
+    assert "same run" in capsys.readouterr().out
+
+
+def _tiny_run(splits, **kw):
+    return train_recipe("gcn-vanilla-gt", data="sample", epochs=2, max_steps_per_epoch=2, eval_max_frames=16,
+                        device="cpu", splits=splits, model_overrides={"hidden": 8}, **kw)
+
+
+def test_progress_defaults_per_profile_and_epoch_lines_only_for_runs_longer_than_a_few_seconds(monkeypatch, capsys):
+    from poselift_core import train as T
+
+    torch.set_num_threads(1)
+    splits = load_data(get_recipe("gcn-vanilla-gt"), "sample")
+    trainer, _ = _tiny_run(splits)
+    assert trainer.run.progress == "epochs"              # quick profile: no bar, lines once the run is long
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""     # a run shorter than QUIET_S prints nothing
+    monkeypatch.setattr(T, "QUIET_S", 0.0)               # every run counts as long now
+    _tiny_run(splits)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("training gcn-vanilla-gt (quick)")
+    assert [ln.split()[:2] for ln in lines[1:]] == [["epoch", "1/2"], ["epoch", "2/2"]]
+    monkeypatch.setattr(T, "HEARTBEAT_S", 0.0)           # a line inside the epoch after every step
+    _tiny_run(splits)
+    out = capsys.readouterr().out
+    assert "epoch 1/2: 1/2 steps" in out and "epoch 2/2: 2/2 steps" in out
+    _tiny_run(splits, progress=False)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ValueError, match="progress must be"):
+        _tiny_run(splits, progress="bar")
+    # the full profile (hours) draws a bar and prints every line at once
+    trainer, _ = train_recipe("gcn-vanilla-gt", profile="full", data="sample", epochs=1, max_steps_per_epoch=1,
+                              eval_max_frames=16, device="cpu", splits=splits, model_overrides={"hidden": 8})
+    assert trainer.run.progress is True
+    captured = capsys.readouterr()
+    assert "epoch 1/1" in captured.err and "training gcn-vanilla-gt (full)" in captured.out
+
+
+@pytest.mark.slow   # a Jupyter kernel importing torch: 5-15 s on two cores
+def test_papermill_shows_a_bar_in_the_full_profile_and_few_lines_in_the_quick_one(tmp_path, monkeypatch):
+    """In a kernel (papermill, Jupyter, Colab) the full profile's bar is a notebook widget, not hundreds of
+    redrawn text lines; the quick profile's short runs add nothing but the cell's own prints."""
+    import sys
+
+    nbformat = pytest.importorskip("nbformat")
+    papermill = pytest.importorskip("papermill")
+    spec = tmp_path / "jupyter" / "kernels" / "poselift-test"          # this very interpreter as the kernel
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "poselift test", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    run = ("trainer, res = train_recipe('gcn-vanilla-gt', profile={!r}, data='sample', epochs=2, max_steps_per_epoch=3,"
+           " eval_max_frames=16, device='cpu', model_overrides={{'hidden': 8}})\nprint('done', trainer.run.progress)")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import torch\ntorch.set_num_threads(1)\n"
+                                          "from poselift_core.runs import train_recipe"),
+                nbformat.v4.new_code_cell(run.format("full")), nbformat.v4.new_code_cell(run.format("quick"))]
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    papermill.execute_notebook(str(tmp_path / "nb.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="poselift-test",
+                               progress_bar=False, execution_timeout=120)
+    full, quick = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[1:]
+    bars = [o for o in full.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    text = "".join(o.get("text", "") for o in full.outputs if o.output_type == "stream")
+    assert len(bars) == 2                                   # one widget per epoch
+    assert "\r" not in text and "epoch 2/2  loss" in text and "done True" in text
+    assert [o.get("text") for o in quick.outputs] == ["done epochs\n"]

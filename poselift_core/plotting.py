@@ -12,10 +12,13 @@ from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.colors import BoundaryNorm, ListedColormap, to_rgb
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import IdentityTransform
 
 from .skeleton import Skeleton, get_skeleton
 
@@ -34,6 +37,9 @@ __all__ = [
     "plot_sgt",
     "plot_training_curves",
     "plot_results_bar",
+    "plot_accuracy_vs_size",
+    "label_points",
+    "repel_intervals",
 ]
 
 SIDE_COLORS = {"left": "#1f77b4", "right": "#d62728", "centre": "#555555"}
@@ -515,34 +521,278 @@ _CURVE_PANELS = (("loss", lambda k: "loss" in k), ("error (mm)", lambda k: "mpjp
                  ("learning rate", lambda k: k == "lr"))
 
 
-def plot_training_curves(history: Mapping[str, Sequence[float]] | Sequence[Mapping[str, float]]) -> Figure:
+def _columns(rows: Mapping[str, Sequence[float]] | Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """A dict of float arrays from either a dict of lists or a list of dicts (missing values and ``None``: NaN)."""
+    if not isinstance(rows, Mapping):
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        rows = {k: [row.get(k) for row in rows] for k in keys}
+    out = {}
+    for k, v in rows.items():
+        try:
+            out[k] = np.array([np.nan if x is None else x for x in v], dtype=float)
+        except (TypeError, ValueError):      # a non-numeric column (a name, a note): not a curve
+            continue
+    return out
+
+
+def _every(steps: np.ndarray) -> str:
+    """``"every 10 steps"`` from the step numbers of a logged series (their most common spacing)."""
+    gaps = np.diff(steps[np.isfinite(steps)])
+    if not len(gaps):
+        return "logged in the epoch"
+    values, counts = np.unique(gaps, return_counts=True)
+    return f"every {int(values[counts.argmax()])} steps"
+
+
+def plot_training_curves(history: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+                         steps: Mapping[str, Sequence[float]] | Sequence[Mapping[str, Any]] | None = None) -> Figure:
     """Training curves, one panel per kind: losses, errors in mm (``*mpjpe*``), learning rate (log scale).
 
     Args:
-        history: ``{"epoch": [...], "train_loss": [...], "val_mpjpe": [...], "lr": [...]}`` or the same as a list of
-            per-epoch dicts. Keys matching no panel are ignored; ``epoch`` (default 1..n) is the x axis.
+        history: the per-epoch values, ``{"epoch": [...], "loss": [...], "mpjpe": [...], "lr": [...]}`` or the
+            same as a list of per-epoch dicts (``results["history"]``); or a whole results dict (the return value
+            of :func:`poselift_core.train.train`, or ``results.json``), whose ``history`` and ``step_history`` are
+            used. Keys matching no panel are ignored; ``epoch`` (default 1..n) is the x axis.
+        steps: values logged inside the epochs (``results["step_history"]``, recipes with ``log_every`` /
+            ``eval_every_steps``): rows with a fractional ``epoch`` and ``loss``/``lr`` or ``mpjpe``/``p_mpjpe``
+            (and ``frames``, the number of test frames scored).
+    The x axis is in epochs. Without ``steps`` each series is a line (with markers below 30 points). With
+    ``steps`` the logged values are lines (``ax.lines`` first, one per key, in the order of the keys) and the
+    per-epoch values are drawn on top as larger markers without a line (the epoch's mean loss, the end-of-epoch
+    evaluation on the recipe's full frame budget); an epoch's mean loss is drawn at the middle of its epoch
+    (``epoch - 0.5``), an evaluation at its end; the learning rate comes from ``steps`` only.
     """
-    if not isinstance(history, Mapping):
-        keys = list(dict.fromkeys(k for row in history for k in row))
-        history = {k: [row.get(k, np.nan) for row in history] for k in keys}
-    n = max((len(v) for v in history.values()), default=0)
-    x = np.asarray(history.get("epoch", np.arange(1, n + 1)), dtype=float)
-    panels = [(label, [k for k in history if k != "epoch" and match(k)]) for label, match in _CURVE_PANELS]
-    panels = [(label, keys) for label, keys in panels if keys]
+    if isinstance(history, Mapping) and "history" in history:      # a results dict
+        steps = history.get("step_history") if steps is None else steps
+        history = history["history"]
+    per_epoch = _columns(history)
+    logged = _columns(steps) if steps else {}
+    if logged and "epoch" not in logged:
+        raise ValueError(f"steps rows need a fractional 'epoch' key, got {sorted(logged)}")
+    n = max((len(v) for v in per_epoch.values()), default=0)
+    x = per_epoch.get("epoch", np.arange(1, n + 1, dtype=float))
+    skip = {"epoch", "step", "frames", "time_s"}
+    panels = []
+    for label, match in _CURVE_PANELS:
+        keys = [k for k in dict.fromkeys([*logged, *per_epoch]) if k not in skip and match(k)]
+        if keys:
+            panels.append((label, keys))
     if not panels:
-        raise ValueError(f"history has no loss, mpjpe or lr keys: {sorted(history)}")
+        raise ValueError(f"history has no loss, mpjpe or lr keys: {sorted(per_epoch)}")
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False,
                              layout="constrained")
     for ax, (label, keys) in zip(axes[0], panels):
-        for k in keys:
-            ax.plot(x[: len(history[k])], _np(history[k]), label=k, marker="o" if n < 30 else None, ms=3)
+        colour = {k: f"C{i}" for i, k in enumerate(keys)}
+        for k in keys:                                   # logged inside the epochs: lines
+            if k in logged:
+                ok = np.isfinite(logged[k])
+                extra = ""
+                if "frames" in logged and np.isfinite(logged["frames"][ok]).any():
+                    extra = f", {int(np.nanmedian(logged['frames'][ok])):,} frames"
+                ax.plot(logged["epoch"][ok], logged[k][ok], color=colour[k], lw=1.2, marker=".", ms=4,
+                        label=f"{k} ({_every(logged.get('step', np.full(len(ok), np.nan))[ok])}{extra})")
+        for k in keys:                                   # one value per epoch
+            if k not in per_epoch or (logged and k == "lr"):
+                continue
+            y = per_epoch[k]
+            ok = np.isfinite(y[: len(x)])
+            if logged:
+                # a mean over the epoch sits at the epoch's middle; an evaluation at the epoch's end
+                what, at = ("epoch mean", x - 0.5) if "loss" in k else ("end of epoch", x)
+                ax.plot(at[: len(y)][ok], y[ok], ls="none", marker="o", ms=6, mfc="white", mec=colour[k], mew=1.5,
+                        label=f"{k} ({what})", zorder=3)
+            else:
+                ax.plot(x[: len(y)][ok], y[ok], color=colour[k], label=k, marker="o" if n < 30 else None, ms=3)
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         if label == "learning rate":
             ax.set_yscale("log")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     return fig
+
+
+# --------------------------------------------------------------------------- labels without overlap
+class _LabelPlacer(Artist):
+    """Draw-time placement of point labels (annotations in offset points): no two labels overlap, and no label
+    covers another labelled point's marker.
+
+    It runs when the axes draw it, before the labels (lowest zorder), so the positions always fit the final
+    layout, whatever is added to the figure later and at whatever dpi it is saved. Each draw starts again from
+    every label's own offset, so the result does not depend on earlier draws: deterministic.
+    """
+
+    def __init__(self, labels: list[Any], offset_pt: tuple[float, float], leaders: LineCollection,
+                 marker_pt: float, pad_px: float = 2.0) -> None:
+        super().__init__()
+        self.labels, self.offset_pt, self.leaders, self.pad_px = labels, offset_pt, leaders, pad_px
+        self.marker_pt = marker_pt
+        self.set_zorder(-100)
+
+    def draw(self, renderer: Any) -> None:
+        if not self.labels:
+            return
+        ax, dx, dy = self.axes, *self.offset_pt
+        box = ax.get_window_extent(renderer)
+        right = []
+        for t in self.labels:                        # start from the own offset; labels near the right edge: left
+            t.xyann = (dx, dy)
+            t.set_horizontalalignment("left")
+            right.append(_text_extent(t, renderer).x1 <= box.x1)
+            if not right[-1]:
+                t.xyann = (-dx, dy)
+                t.set_horizontalalignment("right")
+        ext = np.array([_text_extent(t, renderer).extents for t in self.labels])   # (n, 4): x0, y0, x1, y1
+        points = ax.transData.transform([t.xy for t in self.labels])               # (n, 2) display pixels
+        r = renderer.points_to_pixels(self.marker_pt) / 2
+        markers = np.concatenate([points - r, points + r], axis=1)                  # (n, 4), label i's is row i
+        y0 = repel_intervals(ext[:, 0], ext[:, 2], ext[:, 1], ext[:, 3], self.pad_px, obstacles=markers,
+                             own=np.arange(len(ext)))
+        shift_px = y0 - ext[:, 1]
+        px_per_pt = renderer.points_to_pixels(1.0)
+        segments = []
+        for t, e, s, on_right, (px, py) in zip(self.labels, ext, shift_px, right, points):
+            t.xyann = (t.xyann[0], dy + s / px_per_pt)
+            if abs(s) > 3 * px_per_pt:               # moved away from its point: a leader line to the label
+                edge = e[0] if on_right else e[2]
+                segments.append([(px, py), (edge, float(np.clip(py, e[1] + s, e[3] + s)))])
+        self.leaders.set_segments(segments)
+
+
+def _text_extent(t: Any, renderer: Any) -> Any:
+    """The text's own box in display pixels (an annotation's ``get_window_extent`` adds its arrow)."""
+    t.update_positions(renderer)                 # the offset transform follows the point's current position
+    return Text.get_window_extent(t, renderer)
+
+
+def repel_intervals(x0: Any, x1: Any, y0: Any, y1: Any, pad: float = 2.0, iterations: int = 200,
+                    obstacles: Any = None, own: Any = None) -> np.ndarray:
+    """New bottoms ``(n,)`` for boxes ``[x0, x1] x [y0, y1]`` (display pixels) so that no two intersect, nor a box
+    and an obstacle.
+
+    Args:
+        obstacles: ``(m, 4)`` fixed boxes ``x0, y0, x1, y1`` (markers) the boxes must not cover.
+        own: ``(n,)`` index of each box's own obstacle (its point's marker, which it may touch), or -1.
+    Boxes move only vertically. First every overlapping pair (of boxes sharing an x range) is pushed apart
+    symmetrically, the lower one down and the upper one up, by half its overlap plus ``pad``, and a box on an
+    obstacle moves off it the shorter way (at most ``iterations`` sweeps), which keeps each label near its point;
+    then one upward sweep in order of height moves any box still touching an already placed box or an obstacle to
+    just above it, which guarantees the result. Deterministic: ties are broken by index.
+    """
+    x0, x1, y0, y1 = (np.asarray(v, dtype=float) for v in (x0, x1, y0, y1))
+    h, bottom = y1 - y0, y0.copy()
+    n = len(bottom)
+    ob = np.zeros((0, 4)) if obstacles is None else np.asarray(obstacles, dtype=float).reshape(-1, 4)
+    own = np.full(n, -1) if own is None else np.asarray(own)
+    wide = (x0[:, None] < x1[None, :] + pad) & (x0[None, :] < x1[:, None] + pad)   # (n, n): share an x range
+    np.fill_diagonal(wide, False)
+    hits = (x0[:, None] < ob[None, :, 2]) & (ob[None, :, 0] < x1[:, None])         # (n, m): under an obstacle
+    hits &= np.arange(len(ob))[None, :] != own[:, None]
+
+    for _ in range(iterations):
+        top = bottom + h
+        ov = np.minimum(top[:, None], top[None, :]) - np.maximum(bottom[:, None], bottom[None, :]) + pad
+        ov = np.where(wide, ov, 0.0)                                              # (n, n) overlap, <= 0: none
+        ov_ob = np.where(hits, np.minimum(top[:, None], ob[None, :, 3]) - np.maximum(bottom[:, None], ob[None, :, 1])
+                         + pad, 0.0)                                             # (n, m)
+        if not (ov > 0).any() and not (ov_ob > 0).any():
+            break
+        centre = bottom + h / 2
+        lower = (centre[:, None] < centre[None, :]) | ((centre[:, None] == centre[None, :])
+                                                      & (np.arange(n)[:, None] < np.arange(n)[None, :]))
+        push = np.where(ov > 0, ov / 2, 0.0)
+        # i moves down by its overlaps with boxes above it and up by those with boxes below it (largest of each)
+        down = np.where(lower, push, 0.0).max(1, initial=0.0)
+        up = np.where(lower.T, push, 0.0).max(1, initial=0.0)
+        if len(ob):                         # off an obstacle: up when the box's centre is above the obstacle's
+            # the distance to clear the obstacle going up, or going down
+            above = centre[:, None] >= (ob[None, :, 1] + ob[None, :, 3]) / 2
+            clear_up = np.where(above, ob[None, :, 3] + pad - bottom[:, None], 0.0)
+            clear_down = np.where(~above, top[:, None] - ob[None, :, 1] + pad, 0.0)
+            on = ov_ob > 0
+            up = np.maximum(up, np.where(on, clear_up, 0.0).max(1))
+            down = np.maximum(down, np.where(on, clear_down, 0.0).max(1))
+        bottom += up - down
+    placed: list[int] = []
+    for i in np.lexsort((np.arange(n), bottom)):   # upward sweep: lowest first
+        moved = True
+        while moved:
+            moved = False
+            for j in placed:
+                if wide[i, j] and bottom[i] < bottom[j] + h[j] + pad and bottom[j] < bottom[i] + h[i] + pad:
+                    bottom[i], moved = bottom[j] + h[j] + pad, True
+            for k in np.flatnonzero(hits[i]):
+                if bottom[i] < ob[k, 3] + pad and ob[k, 1] < bottom[i] + h[i] + pad:
+                    bottom[i], moved = ob[k, 3] + pad, True
+        placed.append(int(i))
+    return bottom
+
+
+def label_points(ax: Axes, xy: Sequence[tuple[float, float]], texts: Sequence[str], fontsize: float = 8,
+                 color: Any = None, offset_pt: tuple[float, float] = (4.0, 2.0), marker_pt: float = 7.0) -> list[Any]:
+    """Label data points without overlap: one annotation per point, placed at draw time (see
+    :func:`repel_intervals`), moved only vertically, with a thin leader line when a label left its point; a label
+    that would cross the right edge of the axes goes to the left of its point. No label covers another point's
+    marker (``marker_pt``: the markers' diameter in points). Returns the annotations (also in ``ax.texts``). Call
+    once per axes: all labels of one call repel each other.
+    """
+    labels = [ax.annotate(t, xy=(float(x), float(y)), xytext=offset_pt, textcoords="offset points",
+                          fontsize=fontsize, color=color, va="bottom", ha="left", annotation_clip=False)
+              for (x, y), t in zip(xy, texts)]
+    leaders = LineCollection([], colors="0.55", linewidths=0.6, zorder=1.5, transform=IdentityTransform())
+    ax.add_collection(leaders, autolim=False)
+    ax.add_artist(_LabelPlacer(labels, offset_pt, leaders, marker_pt))
+    return labels
+
+
+def plot_accuracy_vs_size(rows: Sequence[Mapping[str, Any]], papers: Sequence[Mapping[str, Any]] | None = None,
+                          ax: Axes | None = None, baseline: float | None = None, label_key: str = "model",
+                          papers_name: str = "paper: Human3.6M, GT 2D", title: str | None = None) -> Axes:
+    """Error against model size: each run a circle (one colour per ``data``), each paper result a grey square.
+
+    Args:
+        rows: runs with ``parameters``, ``mpjpe`` (mm), the label under ``label_key`` (default ``model``) and
+            optionally ``data`` (one colour and legend entry per data set). Rows without both numbers are skipped.
+        papers: published results ``{"label", "parameters", "mpjpe"}`` (``label`` may carry a mark, e.g. ``*``).
+        baseline: an error in mm drawn as a dashed line (the mean training pose).
+    Parameters on a log axis labelled in millions; the error axis is logarithmic when the errors span more than a
+    factor of 2.5 (papers next to short runs), else linear. Labels never overlap (:func:`label_points`). Returns the
+    Axes; ``ax.collections[0]`` holds the first group of runs, the labels are ``ax.texts``.
+    """
+    runs = [r for r in rows if r.get("parameters") and r.get("mpjpe") is not None]
+    papers = [p for p in (papers or []) if p.get("parameters") and p.get("mpjpe") is not None]
+    if not runs and not papers:
+        raise ValueError("plot_accuracy_vs_size needs at least one row or paper with parameters and mpjpe")
+    ax = ax if ax is not None else plt.subplots(figsize=(7, 4.6), layout="constrained")[1]
+    groups = list(dict.fromkeys(r.get("data") for r in runs))
+    for g in groups:
+        group = [r for r in runs if r.get("data") == g]
+        ax.scatter([r["parameters"] for r in group], [r["mpjpe"] for r in group], s=40, zorder=2,
+                   label=f"run: {g}" if g is not None else "run")
+    if papers:
+        ax.scatter([p["parameters"] for p in papers], [p["mpjpe"] for p in papers], marker="s", color="0.3", s=30,
+                   zorder=2, label=papers_name)
+    if baseline is not None:
+        ax.axhline(float(baseline), color="k", ls="--", lw=1, label="mean training pose")
+    label_points(ax, [(r["parameters"], r["mpjpe"]) for r in runs] + [(p["parameters"], p["mpjpe"]) for p in papers],
+                 [str(r.get(label_key, "?")) for r in runs] + [str(p.get("label", "?")) for p in papers])
+    ys = [r["mpjpe"] for r in runs] + [p["mpjpe"] for p in papers] + ([float(baseline)] if baseline else [])
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(plt.LogLocator(subs=(1.0, 3.0)))
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1e6:g}M")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    if max(ys) / max(min(ys), 1e-9) > 2.5:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}")
+        ax.yaxis.set_minor_formatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "1235" else "")
+    ax.margins(x=0.12, y=0.12)
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("MPJPE (mm)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    ax.grid(alpha=0.3, which="major")
+    return ax
 
 
 def plot_results_bar(table: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("mpjpe", "p_mpjpe"),
@@ -568,6 +818,8 @@ def plot_results_bar(table: Sequence[Mapping[str, Any]], metrics: Sequence[str] 
         bars = ax.barh(y + (m_idx - (len(metrics) - 1) / 2) * h, vals, height=h, label=m.replace("_", "-").upper())
         ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
     ax.set_yticks(y, [f"{r.get('model', '?')} ({r.get('data', '?')})" for r in rows], fontsize=8)
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(lo, hi + 0.08 * (hi - lo))          # room for the value printed after the longest bar
     ax.invert_yaxis()
     ax.set_xlabel("error (mm), lower is better")
     ax.legend(fontsize=8)

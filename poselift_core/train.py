@@ -8,14 +8,21 @@ results) and :func:`train`, the one-call entry point used by notebooks and the C
     from poselift_core.train import RunConfig, train
     results = train(RunConfig(get_recipe("gcn-vanilla-gt", profile="quick"), data="sample", out="runs/vanilla"))
 
-A run is deterministic for a given seed on a given device (torch, NumPy and Python RNGs seeded; batch order
-from an explicit ``torch.Generator``), and ``resume=True`` continues a killed run from ``out/checkpoint.pt`` to
+Determinism: the same seed, device and thread count (``torch.get_num_threads()``) give identical results,
+bit for bit on a CPU (torch, NumPy and Python RNGs seeded; batch order from an explicit ``torch.Generator``); on
+a GPU some CUDA kernels are nondeterministic unless ``torch.use_deterministic_algorithms(True)``. A different
+thread count or DDP world size sums floating-point numbers in another order, so weights and scores differ after
+training (measured on this project's runs: about 8 mm of MPJPE between thread counts, 2 mm between one and two
+DDP processes). ``resume=True`` continues a killed run from ``out/checkpoint.pt`` to
 the same weights an uninterrupted run reaches (every RNG state and the epoch's batch order are restored, also
 mid-epoch with ``checkpoint_every``). Nothing is overwritten silently: a run into a folder that already holds
 results or a checkpoint refuses unless ``overwrite=True``, and ``resume=True`` with settings that differ from
 the checkpoint's refuses, naming every differing key, unless ``allow_changes=True`` (the change is recorded in
-``results.json`` under ``resumes``). Every log line also goes to ``out/train.log``. Under ``torchrun`` it
-trains with DistributedDataParallel: every rank draws the same global batch and takes its own slice. Explained on the book's
+``results.json`` under ``resumes``). Every log line also goes to ``out/train.log``; what reaches the screen is
+``RunConfig.progress``'s choice (a progress bar that is a widget in Jupyter and Colab, per-epoch lines). Besides one ``history``
+entry per epoch, a recipe with ``log_every`` / ``eval_every_steps`` records the mean training loss of every N
+steps and small in-epoch evaluations in ``step_history`` (plain numbers, kept in checkpoints and results).
+Under ``torchrun`` it trains with DistributedDataParallel: every rank draws the same global batch and takes its own slice. Explained on the book's
 page "Using the library from the command line" (section "Training").
 """
 from __future__ import annotations
@@ -48,6 +55,12 @@ from .recipes import Recipe
 from .sources import DATA_SOURCES, load_data
 
 
+#: progress="epochs": a run prints nothing before it has lasted this many seconds (the book's short runs stay
+#: quiet), then every line, and one line per HEARTBEAT_S inside a long epoch.
+QUIET_S = 10.0
+HEARTBEAT_S = 60.0
+
+
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite; the last good checkpoint is left untouched."""
 
@@ -62,6 +75,11 @@ class RunConfig:
     (``None``: write nothing). ``checkpoint_every``: also checkpoint every N steps inside an epoch.
     ``overwrite``: allow replacing the results and checkpoint already in ``out``. ``allow_changes``: let
     ``resume`` continue with settings that differ from the checkpoint's (recorded in the results).
+    ``progress``: ``True`` draws a progress bar per epoch (``tqdm.auto``: a notebook bar in Jupyter and Colab, text
+    in a terminal, redrawn every 30 s when stderr is a file) and prints every log line; ``"epochs"`` prints the log
+    lines (one per epoch, flushed) without a bar once the run has lasted ``QUIET_S`` seconds, the lines held until
+    then coming first, plus one line a minute inside a long epoch: short runs stay silent, long ones are never
+    silent; ``False`` prints nothing. ``out/train.log`` gets every line in each case.
     """
 
     recipe: Recipe
@@ -75,13 +93,15 @@ class RunConfig:
     checkpoint_every: int = 0
     train_subjects: tuple[str, ...] | None = None
     test_subjects: tuple[str, ...] | None = None
-    progress: bool = True
+    progress: bool | str = True           # True | "epochs" | False
     overwrite: bool = False
     allow_changes: bool = False
 
     def __post_init__(self) -> None:
         if self.data not in DATA_SOURCES:
             raise ValueError(f"unknown data {self.data!r}; use one of {DATA_SOURCES}")
+        if self.progress not in (True, False, "epochs"):
+            raise ValueError(f"progress must be True, False or 'epochs', got {self.progress!r}")
         if self.amp not in (None, "bf16"):
             raise ValueError(f"unknown amp {self.amp!r}; use None or 'bf16'")
         if self.resume and self.out is None:
@@ -241,6 +261,14 @@ class Trainer:
         self.epoch_gen_state: torch.Tensor | None = None
         self.epoch_loss = [0.0, 0]     # running (sum, count) of the current epoch's losses
         self.history: list[dict[str, Any]] = []
+        # progress="epochs": lines held until the run has lasted QUIET_S; when the run started, last printed
+        self._held: list[str] = []
+        self._t_start = self._shown_at = time.perf_counter()
+        # every recipe.log_every steps {step, epoch (fractional), loss, lr}; every eval_every_steps steps
+        # {step, epoch, mpjpe, p_mpjpe, frames}
+        self.step_history: list[dict[str, Any]] = []
+        self.log_window = [0.0, 0]     # (sum, count) of the losses since the last step_history loss entry
+        self._epoch_eval_s = 0.0       # in-epoch evaluation time of the current epoch (not training time)
         self.train_time_s = 0.0        # wall time of the training epochs, evaluation excluded
         self.eval_time_s = 0.0         # wall time of the evaluations
         self.loop_time_s = 0.0         # wall time of the optimiser steps alone (throughput)
@@ -262,12 +290,16 @@ class Trainer:
         return None if self.run.out is None else Path(self.run.out) / "train.log"
 
     def log(self, msg: str) -> None:
-        """Print ``msg`` (when ``progress``) and append it to ``out/train.log`` (always, rank 0)."""
+        """Show ``msg`` as ``run.progress`` says and append it to ``out/train.log`` (always; rank 0 only)."""
         if not self.dist.is_main:
             return
-        if self.run.progress:
+        if self.run.progress is True:
             from tqdm.auto import tqdm
-            tqdm.write(msg)
+            tqdm.write(msg)            # above the bar, which it would otherwise break in a terminal
+            sys.stdout.flush()         # papermill and Colab show the line now, not when the cell ends
+        elif self.run.progress == "epochs":
+            self._held.append(msg)
+            self._show_held()
         if self.log_path is not None:
             try:
                 self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -276,18 +308,39 @@ class Trainer:
             except OSError as e:
                 raise write_failed(self.log_path, e) from None
 
+    def _show_held(self, force: bool = False) -> None:
+        """``progress="epochs"``: print the held lines once the run has lasted ``QUIET_S`` seconds."""
+        now = time.perf_counter()
+        if self._held and (force or now - self._t_start >= QUIET_S):
+            print("\n".join(self._held), flush=True)
+            self._held.clear()
+            self._shown_at = now
+
+    def _heartbeat(self, epoch: int, done: int, n_batches: int) -> None:
+        """``progress="epochs"``: one line per ``HEARTBEAT_S`` inside a long epoch, so no run is silent for long."""
+        if self.run.progress != "epochs" or not self.dist.is_main:
+            return
+        now = time.perf_counter()
+        if now - self._shown_at >= HEARTBEAT_S:
+            self._show_held(force=True)
+            print(f"epoch {epoch + 1}/{self.recipe.epochs}: {done}/{n_batches} steps ({now - self._t_start:.0f} s)",
+                  flush=True)
+            self._shown_at = now
+
     # ---------------------------------------------------------------------------------- the loop
     def fit(self) -> dict[str, Any]:
         """Train the remaining epochs, evaluating and checkpointing after each; return the results dict."""
         r = self.recipe
-        if self.run.out is not None and self.dist.is_main:
-            self.log(f"{'resuming' if self.run.resume else 'training'} {r.name} ({r.profile}) on "
-                     f"{self.data_info.get('source')}, device {self.device}; writing {self.run.out}/checkpoint.pt, "
-                     "results.json, results.md, train.log")
+        self._t_start = self._shown_at = time.perf_counter()
+        self.log(f"{'resuming' if self.run.resume else 'training'} {r.name} ({r.profile}) on "
+                 f"{self.data_info.get('source')}, device {self.device}" + (
+                     f"; writing {self.run.out}/checkpoint.pt, results.json, results.md, train.log"
+                     if self.run.out is not None else ""))
         for epoch in range(self.epoch, r.epochs):
             t0 = time.perf_counter()
             loss = self.train_epoch(epoch)
-            self.train_time_s += time.perf_counter() - t0      # training only: evaluation is timed apart
+            # training only: evaluation, also inside the epoch, is timed apart
+            self.train_time_s += time.perf_counter() - t0 - self._epoch_eval_s
             scored = (epoch + 1) % r.eval_every == 0 or epoch + 1 == r.epochs
             ev = self.evaluate() if scored else {"mpjpe": None, "p_mpjpe": None}
             self.epoch, self.batch_in_epoch, self.epoch_loss = epoch + 1, 0, [0.0, 0]
@@ -318,33 +371,67 @@ class Trainer:
                                       device=self.device, start_batch=start)
         self.model.train()
         from tqdm.auto import tqdm
+        # a notebook bar is a widget; a text bar into a file (nohup, a batch job) is redrawn only every 30 s
+        widget = any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
         bar = tqdm(total=n_batches, initial=start, desc=f"epoch {epoch + 1}/{r.epochs}", leave=False,
-                   disable=not (self.run.progress and self.dist.is_main), dynamic_ncols=True)
+                   disable=not (self.run.progress is True and self.dist.is_main), dynamic_ncols=True,
+                   mininterval=0.1 if widget or sys.stderr.isatty() else 30.0)
         check_every = 1 if self.device.type == "cpu" else 25    # a host sync per step costs GPU throughput
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)   # this rank's share of the losses
-        seen = 0
+        window = torch.zeros((), dtype=torch.float64, device=self.device)     # same, since the last loss entry
+        seen = window_n = 0
+        scored = (epoch + 1) % r.eval_every == 0 or epoch + 1 == r.epochs     # fit() evaluates after this epoch
+        self._epoch_eval_s = 0.0
         t_loop = time.perf_counter()
         for k in range(start, n_batches):
             idx = next(batches)
-            loss_sum += self.train_step(idx, epoch + k / n_batches).detach().double()
+            step_loss = self.train_step(idx, epoch + k / n_batches).detach().double()
+            loss_sum += step_loss
             seen += 1
+            if r.log_every:
+                window += step_loss
+                window_n += 1
             due = self._checkpoint_due()
+            progress = epoch + (k + 1) / n_batches                             # fractional epochs done
+            if r.log_every and self.step % r.log_every == 0:
+                # one host sync every log_every steps; the window may span a checkpoint or an epoch boundary
+                total = self.log_window[0] + self._global_loss(window)
+                self._check_finite(total, epoch, k)
+                self.step_history.append({"step": self.step, "epoch": round(progress, 6),
+                                          "loss": total / (self.log_window[1] + window_n),
+                                          "lr": lr_at(r, epoch, self.step - 1)})
+                self.log_window, window_n = [0.0, 0], 0
+                window.zero_()
+            if r.eval_every_steps and self.step % r.eval_every_steps == 0 and not (scored and k == n_batches - 1):
+                self.evaluate_in_epoch(progress)          # (the epoch's last step: fit() scores it anyway)
             if seen % check_every == 0 or k == n_batches - 1 or due:
                 running = self._global_loss(loss_sum)                 # same points on every rank
                 self._check_finite(running, epoch, k)
                 bar.set_postfix(loss=f"{(self.epoch_loss[0] + running) / (self.epoch_loss[1] + seen):.5f}",
                                 lr=f"{lr_at(r, epoch, self.step - 1):.2e}", refresh=False)
             bar.update(1)
+            self._heartbeat(epoch, k + 1, n_batches)
             if due:
                 self.epoch_loss = [self.epoch_loss[0] + running, self.epoch_loss[1] + seen]
                 loss_sum.zero_()
                 seen = 0
+                window_n = self._fold_log_window(window, window_n)   # the checkpoint holds the open window
                 self.batch_in_epoch = k + 1
                 self.save_checkpoint()
         bar.close()
-        self.loop_time_s += time.perf_counter() - t_loop
+        self.loop_time_s += time.perf_counter() - t_loop - self._epoch_eval_s
+        self._fold_log_window(window, window_n)                       # carried into the next epoch
         total = self.epoch_loss[0] + (self._global_loss(loss_sum) if seen else 0.0)
         return total / max(self.epoch_loss[1] + seen, 1)
+
+    def _fold_log_window(self, window: torch.Tensor, count: int) -> int:
+        """Move the open loss window (this rank's tensor sum of ``count`` steps) into ``self.log_window`` (plain
+        floats, global over ranks, saved in checkpoints); returns the new count, 0. Every rank calls it at the
+        same points. Sums of float32 losses in float64 are exact, so folding at a checkpoint changes no digit."""
+        if count:
+            self.log_window = [self.log_window[0] + self._global_loss(window), self.log_window[1] + count]
+            window.zero_()
+        return 0
 
     def _global_loss(self, local: torch.Tensor) -> float:
         """Mean of the ranks' weighted losses = the loss of the global batch (identity in one process)."""
@@ -409,6 +496,24 @@ class Trainer:
         self.eval_time_s += time.perf_counter() - t0
         return self.last_eval
 
+    def evaluate_in_epoch(self, progress: float) -> None:
+        """Score ``recipe.eval_steps_max_frames`` test frames in the middle of an epoch and append
+        ``{step, epoch, mpjpe, p_mpjpe, frames}`` to ``step_history`` (rank 0). Consumes no random numbers and
+        leaves the model in training mode, so the run's weights are those of a run without it."""
+        if not self.dist.is_main:
+            return
+        r = self.recipe
+        t0 = time.perf_counter()
+        ev = evaluate(self.model, self.test_set, tta=r.tta, batch_size=r.eval_batch_size,
+                      max_frames=r.eval_steps_max_frames or r.eval_max_frames, mean_pose=self.mean_pose)
+        took = time.perf_counter() - t0
+        self.eval_time_s += took
+        self._epoch_eval_s += took
+        self.step_history.append({"step": self.step, "epoch": round(progress, 6), "mpjpe": float(ev["mpjpe"]),
+                                  "p_mpjpe": float(ev["p_mpjpe"]), "frames": int(ev["frames"])})
+        self.log(f"step {self.step} (epoch {progress:.2f})  MPJPE {ev['mpjpe']:.2f} mm  P-MPJPE {ev['p_mpjpe']:.2f} mm "
+                 f"on {int(ev['frames']):,} test frames")
+
     def results(self) -> dict[str, Any]:
         """Everything a results file holds: the recipe, the data, the last evaluation (both averages, per
         action and per subject, and ``mean_pose_mpjpe``, the mean training pose scored on the same frames: a
@@ -422,7 +527,8 @@ class Trainer:
             "parameters": count_parameters(self.model), "seed": r.seed, "epochs": self.epoch, "steps": self.step,
             "data": self.data_info, **ev, "frames_scored": frames_description(self.test_set, r.eval_max_frames),
             "mean_pose_source": "mean root-relative pose of this run's training split",
-            "history": self.history, "train_time_s": round(self.train_time_s, 3),
+            "history": self.history, "step_history": self.step_history,
+            "train_time_s": round(self.train_time_s, 3),
             "eval_time_s": round(self.eval_time_s, 3), "samples_seen": self.samples_seen,
             "train_samples_per_s": round(self.samples_seen / self.loop_time_s, 1) if self.loop_time_s else None,
             "resumes": self.resumes,
@@ -454,6 +560,7 @@ class Trainer:
             "scheduler": {"schedule": self.recipe.schedule, "lr": self.optimizer.param_groups[0]["lr"]},
             "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
             "epoch_loss": list(self.epoch_loss), "rng": rng, "history": self.history,
+            "step_history": self.step_history, "log_window": list(self.log_window),
             "train_time_s": self.train_time_s, "eval_time_s": self.eval_time_s, "loop_time_s": self.loop_time_s,
             "samples_seen": self.samples_seen, "resumes": self.resumes,
             "recipe": dataclasses.asdict(self.recipe),
@@ -494,6 +601,8 @@ class Trainer:
         self.epoch, self.step, self.batch_in_epoch = ckpt["epoch"], ckpt["step"], ckpt["batch_in_epoch"]
         self.epoch_loss = list(ckpt["epoch_loss"])
         self.history, self.train_time_s = list(ckpt["history"]), float(ckpt["train_time_s"])
+        self.step_history = list(ckpt.get("step_history", []))    # absent in checkpoints without step logging
+        self.log_window = list(ckpt.get("log_window", [0.0, 0]))
         self.loop_time_s = float(ckpt.get("loop_time_s", 0.0))
         self.eval_time_s = float(ckpt.get("eval_time_s", 0.0))
         self.samples_seen = int(ckpt.get("samples_seen", self.step * self.recipe.batch_size))
@@ -578,9 +687,12 @@ def _plain(value: Any) -> Any:
 
 def settings_changes(ckpt: dict[str, Any], recipe: Recipe, run: RunConfig) -> dict[str, tuple[Any, Any]]:
     """``{key: (checkpoint's value, this run's value)}`` for every recipe field and every
-    :data:`RESUME_RUN_KEYS` entry of the run config that differs (run-config keys as ``run.<key>``)."""
+    :data:`RESUME_RUN_KEYS` entry of the run config that differs (run-config keys as ``run.<key>``). A recipe
+    field the checkpoint predates (such as ``log_every``) counts as its default value there."""
     changes: dict[str, tuple[Any, Any]] = {}
-    old_recipe, new_recipe = _plain(ckpt.get("recipe") or {}), _plain(dataclasses.asdict(recipe))
+    defaults = {f.name: f.default for f in dataclasses.fields(Recipe) if f.default is not dataclasses.MISSING}
+    old_recipe = _plain({**defaults, **(ckpt.get("recipe") or {})}) if ckpt.get("recipe") else {}
+    new_recipe = _plain(dataclasses.asdict(recipe))
     for key in sorted(set(old_recipe) | set(new_recipe)):
         if old_recipe.get(key) != new_recipe.get(key):
             changes[key] = (old_recipe.get(key), new_recipe.get(key))

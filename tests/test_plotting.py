@@ -200,6 +200,109 @@ def test_training_curves_plot_each_series_in_its_panel():
         P.plot_training_curves({"epoch": [1], "foo": [2]})
 
 
+def test_training_curves_draw_the_in_epoch_log_under_the_epoch_points():
+    # the shape of Trainer's results: one history row per epoch, step_history rows logged inside the epochs
+    history = [{"epoch": 1, "step": 4, "loss": 0.5, "lr": 1e-3, "mpjpe": None, "p_mpjpe": None, "time_s": 1.0},
+               {"epoch": 2, "step": 8, "loss": 0.3, "lr": 1e-3, "mpjpe": 80.0, "p_mpjpe": 60.0, "time_s": 2.0}]
+    steps = [{"step": s, "epoch": s / 4, "loss": 1 / s, "lr": 1e-3} for s in (2, 4, 6, 8)]
+    steps += [{"step": s, "epoch": s / 4, "mpjpe": 100 - s, "p_mpjpe": 90 - s, "frames": 50} for s in (3, 6)]
+    fig = P.plot_training_curves({"history": history, "step_history": steps, "mpjpe": 80.0})
+    loss_ax, err_ax, lr_ax = fig.axes
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "error (mm)", "learning rate"]
+    logged, per_epoch = loss_ax.lines
+    np.testing.assert_allclose(logged.get_xdata(), [0.5, 1, 1.5, 2])
+    np.testing.assert_allclose(logged.get_ydata(), [1 / 2, 1 / 4, 1 / 6, 1 / 8])
+    assert "every 2 steps" in logged.get_label() and per_epoch.get_linestyle() == "None"
+    np.testing.assert_allclose(per_epoch.get_ydata(), [0.5, 0.3])
+    np.testing.assert_allclose(per_epoch.get_xdata(), [0.5, 1.5])             # each epoch's mean at its middle
+    mp = next(line for line in err_ax.lines if line.get_label().startswith("mpjpe (every"))
+    np.testing.assert_allclose(mp.get_xdata(), [0.75, 1.5])
+    assert "every 3 steps, 50 frames" in mp.get_label()
+    end = next(line for line in err_ax.lines if line.get_label() == "mpjpe (end of epoch)")
+    np.testing.assert_allclose(end.get_xdata(), [2]) and np.testing.assert_allclose(end.get_ydata(), [80])
+    assert len(lr_ax.lines) == 1                   # the learning rate once, from the log
+    with pytest.raises(ValueError, match="fractional 'epoch'"):
+        P.plot_training_curves(history, steps=[{"loss": 1.0}])
+
+
+def _boxes(ax):
+    ax.figure.canvas.draw()
+    return [t.get_window_extent() for t in ax.texts]
+
+
+def _overlapping_pairs(boxes):
+    return [(i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
+
+
+def test_accuracy_vs_size_labels_never_overlap():
+    # nine crowded runs (three of them on the same point) and papers far below: the chapters' situation
+    rng = np.random.default_rng(0)
+    rows = [{"model": f"variant_{i}", "parameters": float(p), "mpjpe": float(e), "data": "open"}
+            for i, (p, e) in enumerate(zip(rng.uniform(2e5, 4e5, 9), rng.uniform(90, 95, 9)))]
+    rows[1].update(parameters=rows[0]["parameters"], mpjpe=rows[0]["mpjpe"])
+    rows[2].update(parameters=rows[0]["parameters"], mpjpe=rows[0]["mpjpe"])
+    papers = [{"label": "paper_a", "parameters": 3e5, "mpjpe": 37.4}, {"label": "paper_b*", "parameters": 3.1e5,
+                                                                       "mpjpe": 37.8}]
+    ax = P.plot_accuracy_vs_size(rows, papers, baseline=120.0)
+    assert [t.get_text() for t in ax.texts] == [r["model"] for r in rows] + ["paper_a", "paper_b*"]
+    assert _overlapping_pairs(_boxes(ax)) == []
+    # the three labels of one point cannot all stay at their own offset: some moved, each with a leader line
+    leaders = [c for c in ax.collections if hasattr(c, "get_segments") and c.get_segments()]
+    assert len(leaders) == 1 and len(leaders[0].get_segments()) >= 2
+    # no label covers another point (its marker's centre)
+    px = ax.transData.transform([t.xy for t in ax.texts])
+    for i, t in enumerate(ax.texts):
+        box = t.get_window_extent()
+        covered = [j for j, (x, y) in enumerate(px) if j != i and box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1
+                   and not np.allclose(px[j], px[i])]
+        assert covered == [], (t.get_text(), covered)
+    # every label stays near its point (a few label heights at most)
+    for t, (x, y) in zip(ax.texts, px):
+        box = t.get_window_extent()
+        assert min(abs(box.y0 - y), abs(box.y1 - y), 0 if box.y0 <= y <= box.y1 else np.inf) < 6 * box.height
+    # placed again at draw time: a resized figure (another layout) and a second draw still have no overlap
+    ax.figure.set_size_inches(4.5, 3.5)
+    assert _overlapping_pairs(_boxes(ax)) == []
+    # the points are the table's numbers; papers are a second scatter; the errors span > 2.5x: log scale
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), [(r["parameters"], r["mpjpe"]) for r in rows])
+    np.testing.assert_allclose(ax.collections[1].get_offsets(), [(3e5, 37.4), (3.1e5, 37.8)])
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert ax.lines[0].get_ydata()[0] == 120.0                  # the baseline
+
+
+def test_accuracy_vs_size_without_crowding_leaves_labels_at_their_points():
+    rows = [{"model": "small", "parameters": 1e5, "mpjpe": 50.0}, {"model": "large", "parameters": 5e6, "mpjpe": 45.0}]
+    ax = P.plot_accuracy_vs_size(rows, label_key="model")
+    boxes = _boxes(ax)
+    assert ax.get_yscale() == "linear"
+    px = ax.transData.transform([(1e5, 50.0), (5e6, 45.0)])
+    for box, (x, y) in zip(boxes, px):                          # just above its point, no leader
+        assert 0 <= box.y0 - y <= 4 and abs(min(abs(box.x0 - x), abs(box.x1 - x))) <= 6
+    assert not any(c.get_segments() for c in ax.collections if hasattr(c, "get_segments"))
+    with pytest.raises(ValueError, match="at least one row"):
+        P.plot_accuracy_vs_size([{"model": "x", "parameters": None, "mpjpe": 3.0}])
+
+
+def test_repel_intervals_separates_boxes_and_keeps_separate_ones():
+    rng = np.random.default_rng(1)
+    x0 = rng.uniform(0, 50, 30)
+    y0 = rng.uniform(0, 40, 30)
+    x1, y1 = x0 + rng.uniform(20, 60, 30), y0 + 10
+    bottom = P.repel_intervals(x0, x1, y0, y1, pad=1.0)
+    for i in range(30):
+        for j in range(i + 1, 30):
+            share_x = x0[i] < x1[j] + 1 and x0[j] < x1[i] + 1
+            apart = bottom[i] + 10 + 1 <= bottom[j] + 1e-9 or bottom[j] + 10 + 1 <= bottom[i] + 1e-9
+            assert not share_x or apart, (i, j)
+    far = P.repel_intervals([0, 0, 100], [10, 10, 110], [0, 50, 0], [10, 60, 10])   # already apart: unchanged
+    np.testing.assert_array_equal(far, [0, 50, 0])
+    # a fixed obstacle (another point's marker) is cleared; the box's own marker is not an obstacle
+    markers = [[2, 4, 8, 9], [0, -3, 4, 1]]
+    moved = P.repel_intervals([0], [20], [0], [6], pad=1.0, obstacles=markers, own=[1])
+    assert moved[0] >= 9 + 1 or moved[0] + 6 + 1 <= 4
+    np.testing.assert_array_equal(P.repel_intervals([0], [20], [0], [6], obstacles=markers[1:], own=[0]), [0])
+
+
 def test_results_bar_lengths_are_the_table_values():
     table = [{"model": "gcn", "data": "h36m", "mpjpe": 51.3, "p_mpjpe": 40.1},
              {"model": "gridconv", "data": "h36m", "mpjpe": 47.6, "p_mpjpe": None}]

@@ -65,6 +65,23 @@ def test_quick_profile_keeps_the_model_and_optimiser_but_shrinks_the_budget():
         assert quick.epochs * quick.max_steps_per_epoch <= 600 and quick.eval_max_frames <= 2000
 
 
+def test_quick_profile_logs_enough_points_to_read_a_trend_and_full_logs_per_epoch():
+    for name in list_recipes():
+        full, quick = get_recipe(name), get_recipe(name, "quick")
+        assert (full.log_every, full.eval_every_steps, full.eval_steps_max_frames) == (0, 0, None), name
+        steps = quick.epochs * quick.max_steps_per_epoch
+        assert quick.log_every and steps // quick.log_every >= 10, name          # a loss curve, not two points
+        if quick.eval_every_steps:                                              # a few evaluations per epoch,
+            assert quick.max_steps_per_epoch // quick.eval_every_steps >= 2, name
+            assert quick.eval_steps_max_frames <= quick.eval_max_frames, name   # each cheaper than the final one
+    # chapter 4's model (the 27-frame GLA-GCN) is scored inside the epochs, not only once at the end
+    assert get_recipe("glagcn-h36m-gt-27", "quick").eval_every_steps > 0
+    with pytest.raises(ValueError, match="log_every"):
+        get_recipe("gcn-vanilla-gt", log_every=-1)
+    with pytest.raises(ValueError, match="eval_steps_max_frames"):
+        get_recipe("gcn-vanilla-gt", eval_steps_max_frames=0)
+
+
 def test_unknown_recipe_lists_the_known_names():
     with pytest.raises(ValueError, match="unknown recipe 'gcn-nope'.*gcn-vanilla-gt"):
         get_recipe("gcn-nope")

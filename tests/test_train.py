@@ -88,9 +88,12 @@ def _run_until_killed(run, data, kill_at_step):
 @pytest.mark.parametrize("kill_at_step, every", [(6, 0), (8, 4)], ids=["epoch-boundary", "mid-epoch"])
 def test_resume_reaches_the_uninterrupted_result(data, tmp_path, kill_at_step, every):
     # dropout, flips, Ranger (Lookahead state), cosine schedule: everything that carries state across steps
+    # the loss logged every 5 steps and an evaluation every 4: windows cross the epoch and checkpoint boundaries
     r = tiny(model_overrides={**TINY_GCN, "dropout": 0.1}, flip_aug=True, tta=True, optimizer="ranger",
-             schedule="cosine", lr=3e-3)
+             schedule="cosine", lr=3e-3, log_every=5, eval_every_steps=4, eval_steps_max_frames=20)
     full = train(RunConfig(r, out=str(tmp_path / "full"), progress=False), *data)
+    assert [h["step"] for h in full["step_history"] if "loss" in h] == [5, 10]
+    assert [h["step"] for h in full["step_history"] if "mpjpe" in h] == [4, 8]    # 12: scored at the epoch's end
     run = RunConfig(r, out=str(tmp_path / "killed"), progress=False, checkpoint_every=every)
     _run_until_killed(run, data, kill_at_step)
     assert read_checkpoint(tmp_path / "killed/checkpoint.pt")["step"] == kill_at_step
@@ -98,6 +101,67 @@ def test_resume_reaches_the_uninterrupted_result(data, tmp_path, kill_at_step, e
     assert_same_weights(weights(tmp_path / "full/checkpoint.pt"), weights(tmp_path / "killed/checkpoint.pt"))
     assert strip_times(resumed) | {"steps": 0} == strip_times(full) | {"steps": 0}
     assert resumed["steps"] == full["steps"] == 12
+
+
+def test_step_log_holds_the_mean_loss_of_its_steps_and_agrees_with_the_epoch_means(data):
+    r = tiny(log_every=1, eval_every_steps=0)
+    every = train(RunConfig(r, progress=False), *data)
+    losses = [h["loss"] for h in every["step_history"]]
+    assert [h["step"] for h in every["step_history"]] == list(range(1, 13))
+    assert [h["epoch"] for h in every["step_history"]][:6] == pytest.approx([k / 6 for k in range(1, 7)], abs=1e-6)
+    # the epoch's mean loss (the per-epoch history, summed apart) is the mean of its six steps
+    for e in range(2):
+        assert every["history"][e]["loss"] == pytest.approx(sum(losses[6 * e:6 * e + 6]) / 6, rel=1e-12)
+    # a window of 5 steps is the mean of those steps, across the epoch boundary; logging changes no weight
+    five = train(RunConfig(r.replace(log_every=5), progress=False), *data)
+    assert [h["loss"] for h in five["step_history"]] == pytest.approx(
+        [sum(losses[:5]) / 5, sum(losses[5:10]) / 5], rel=1e-12)
+    assert five["mpjpe"] == every["mpjpe"] and five["history"] == [dict(h, time_s=f["time_s"]) for h, f in
+                                                                  zip(every["history"], five["history"])]
+    json.dumps(five["step_history"], allow_nan=False)                          # plain numbers only
+
+
+def test_in_epoch_evaluations_score_the_weights_of_their_step_and_change_no_weight(data, tmp_path):
+    r = tiny(model_overrides={**TINY_GCN, "dropout": 0.3}, eval_every_steps=2, eval_steps_max_frames=30,
+             log_every=0)
+    trainer = Trainer(RunConfig(r, out=str(tmp_path / "eval"), progress=False), *data)
+    snapshots = {}
+    real = trainer.evaluate_in_epoch
+
+    def remember(progress):
+        snapshots[trainer.step] = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        assert trainer.model.training
+        real(progress)
+        assert trainer.model.training                                          # back to training mode
+
+    trainer.evaluate_in_epoch = remember
+    res = trainer.fit()
+    evals = res["step_history"]
+    # steps 6 and 12 end an epoch that fit() scores anyway (eval_every=1): not repeated inside the epoch
+    assert [h["step"] for h in evals] == [2, 4, 8, 10] and all("loss" not in h for h in evals)
+    # each entry scores the weights of its step: rebuild them and evaluate independently
+    model = build_model(r.model, skeleton=data[0].skeleton, **r.model_overrides)
+    for h in evals:
+        model.load_state_dict(snapshots[h["step"]])
+        ev = evaluate(model, data[1], max_frames=30, mean_pose=trainer.mean_pose)
+        assert (h["mpjpe"], h["p_mpjpe"], h["frames"]) == pytest.approx((ev["mpjpe"], ev["p_mpjpe"], ev["frames"]))
+        assert h["frames"] < res["frames"] == data[1].num_frames              # a small subset; the end: all
+    quiet = train(RunConfig(r.replace(eval_every_steps=0), out=str(tmp_path / "quiet"), progress=False), *data)
+    assert_same_weights(weights(tmp_path / "eval/checkpoint.pt"), weights(tmp_path / "quiet/checkpoint.pt"))
+    assert quiet["step_history"] == [] and quiet["mpjpe"] == res["mpjpe"]
+    assert read_checkpoint(tmp_path / "eval/checkpoint.pt")["step_history"] == evals   # weights_only-safe
+
+
+def test_checkpoint_without_the_logging_fields_resumes_without_a_change(data, tmp_path):
+    from poselift_core.train import settings_changes
+
+    r = get_recipe("gcn-vanilla-gt")                   # full profile: logging off, as before the fields existed
+    old = {k: v for k, v in __import__("dataclasses").asdict(r).items()
+           if k not in ("log_every", "eval_every_steps", "eval_steps_max_frames")}
+    run = RunConfig(r)
+    assert settings_changes({"recipe": old}, r, run) == {}
+    changed = settings_changes({"recipe": old}, r.replace(log_every=10), run)
+    assert changed == {"log_every": (0, 10)}
 
 
 def test_interrupted_save_leaves_the_previous_checkpoint_valid(tmp_path, monkeypatch):

@@ -417,7 +417,7 @@ RUN_COLUMNS = [("model", "model", None), ("recipe", "recipe", None), ("data", "d
                ("profile", "profile", None), ("frames", "frames", "d"), ("mpjpe", "MPJPE", ".1f"),
                ("p_mpjpe", "P-MPJPE", ".1f"), ("paper_mpjpe", "paper MPJPE", "num"),
                ("paper_p_mpjpe", "paper P-MPJPE", "num"), ("paper_status", "paper status", None),
-               ("parameters", "params", "M"), ("samples_per_s", "samples/s", ".0f")]
+               ("parameters", "params", "M"), ("samples_per_s", "samples/s", "rate")]
 PAPER_COLUMNS = [("method", "method", None), ("poselift", "model", None), ("input", "2D input", None),
                  ("frames", "frames", "d"), ("mpjpe", "MPJPE", "num"), ("p_mpjpe", "P-MPJPE", "num"),
                  ("params", "params", None), ("status", "status", None), ("source", "source", None),
@@ -426,8 +426,8 @@ SIZE_COLUMNS = [("model", "model", None), ("parameters", "this library", "count"
                 ("reference", "original code", "count"), ("ratio", "ratio", ".3f"), ("reported", "paper", None),
                 ("note", "note", None)]
 SPEED_COLUMNS = [("model", "model", None), ("frames", "frames", "d"), ("batch", "batch", "d"),
-                 ("samples_per_s", "samples/s", ".0f"), ("relative", "relative to vanilla", ".3f"),
-                 ("reference_samples_per_s", "original code, samples/s", "num"),
+                 ("samples_per_s", "samples/s", "rate"), ("relative", "relative to vanilla", ".3f"),
+                 ("reference_samples_per_s", "original code, samples/s", "rate"),
                  ("reference_relative", "original, relative", ".3f")]
 
 

@@ -1,7 +1,8 @@
 """Small tables for notebooks and reports, as Markdown or HTML, without a dataframe library.
 
 A table is a list of row dicts and a list of columns ``(key, header, format)``. ``format`` is a ``format()``
-spec (``".1f"``), ``"count"`` (thousands separators: ``4,218,243``), ``"M"`` (millions: ``4.22M``), ``"num"``
+spec (``".1f"``), ``"count"`` (thousands separators: ``4,218,243``), ``"rate"`` (``3,643`` but ``69.3``: three
+significant digits below 100), ``"M"`` (millions: ``4.22M``), ``"num"``
 (``str`` of the number, the precision its source gave: ``21.0``, ``37.15``) or ``None`` (text). Columns with a
 format are numeric and right-aligned; ``None`` and NaN print as ``–``.
 
@@ -26,6 +27,8 @@ def format_cell(value: Any, fmt: str | None) -> str:
         return "–"
     if fmt == "count":
         return f"{int(value):,}"
+    if fmt == "rate":   # throughputs: whole numbers with separators, three significant digits below 100
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
     if fmt == "M":
         return f"{value / 1e6:.2f}M"
     if fmt == "num":

@@ -289,15 +289,19 @@ class Trainer:
     def log_path(self) -> Path | None:
         return None if self.run.out is None else Path(self.run.out) / "train.log"
 
-    def log(self, msg: str) -> None:
-        """Show ``msg`` as ``run.progress`` says and append it to ``out/train.log`` (always; rank 0 only)."""
+    def log(self, msg: str, quiet: bool = False) -> None:
+        """Show ``msg`` as ``run.progress`` says and append it to ``out/train.log`` (always; rank 0 only).
+
+        ``quiet``: a detail line (the quick profile's in-epoch scores) that the ``"epochs"`` mode keeps out of the
+        notebook; it still goes to the bar's output in ``progress=True`` mode and to the log file.
+        """
         if not self.dist.is_main:
             return
         if self.run.progress is True:
             from tqdm.auto import tqdm
             tqdm.write(msg)            # above the bar, which it would otherwise break in a terminal
             sys.stdout.flush()         # papermill and Colab show the line now, not when the cell ends
-        elif self.run.progress == "epochs":
+        elif self.run.progress == "epochs" and not quiet:
             self._held.append(msg)
             self._show_held()
         if self.log_path is not None:
@@ -511,7 +515,7 @@ class Trainer:
         self._epoch_eval_s += took
         self.step_history.append({"step": self.step, "epoch": round(progress, 6), "mpjpe": float(ev["mpjpe"]),
                                   "p_mpjpe": float(ev["p_mpjpe"]), "frames": int(ev["frames"])})
-        self.log(f"step {self.step} (epoch {progress:.2f})  MPJPE {ev['mpjpe']:.2f} mm  P-MPJPE {ev['p_mpjpe']:.2f} mm "
+        self.log(quiet=True, msg=f"step {self.step} (epoch {progress:.2f})  MPJPE {ev['mpjpe']:.2f} mm  P-MPJPE {ev['p_mpjpe']:.2f} mm "
                  f"on {int(ev['frames']):,} test frames")
 
     def results(self) -> dict[str, Any]:

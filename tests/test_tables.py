@@ -25,3 +25,13 @@ def test_html_table_escapes_and_aligns():
     assert '<td style="text-align: left">a|b&lt;c&gt;</td>' in text
     assert '<td style="text-align: right">1,234,567</td>' in text
     assert text.count("<tr>") == 2 and text.count("<th ") == len(COLUMNS)
+
+
+def test_rate_format_keeps_three_digits_for_small_throughputs():
+    from poselift_core.tables import format_cell
+    import numpy as np
+
+    assert format_cell(3643.2, "rate") == "3,643"
+    assert format_cell(69.31, "rate") == "69.3"
+    assert format_cell(np.float32(9.34), "rate") == "9.34"
+    assert format_cell(float("nan"), "rate") == "–"

@@ -413,12 +413,12 @@ def speed_rows(names: Sequence[str], batch_sizes: Mapping[str, int] | int = 64,
 
 # --------------------------------------------------------------------------- display
 # Columns (key, header, format) of the results chapter's tables, for poselift_core.tables.html_table.
-RUN_COLUMNS = [("model", "model", None), ("recipe", "recipe", None), ("data", "data", None),
+RUN_COLUMNS = [("model", "model", None), ("data", "data", None),
                ("profile", "profile", None), ("frames", "frames", "d"), ("mpjpe", "MPJPE", ".1f"),
                ("p_mpjpe", "P-MPJPE", ".1f"), ("paper_mpjpe", "paper MPJPE", "num"),
                ("paper_p_mpjpe", "paper P-MPJPE", "num"), ("paper_status", "paper status", None),
                ("parameters", "params", "M"), ("samples_per_s", "samples/s", "rate")]
-PAPER_COLUMNS = [("method", "method", None), ("poselift", "model", None), ("input", "2D input", None),
+PAPER_COLUMNS = [("method", "method", None), ("input", "2D input", None),
                  ("frames", "frames", "d"), ("mpjpe", "MPJPE", "num"), ("p_mpjpe", "P-MPJPE", "num"),
                  ("params", "params", None), ("status", "status", None), ("source", "source", None),
                  ("note", "note", None)]

@@ -30,12 +30,13 @@ from typing import Sequence
 
 import numpy as np
 
+from ._bundled_path import bundled_path
 from .lift import LiftOptions, lift_keypoints, load_lifter
 
 __all__ = ["DEMO_DIR", "DemoView", "load_demo", "mean_training_pose", "view_metrics", "check_demo", "ablation",
            "ABLATION_STEPS", "format_table", "main"]
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo_capture"
+DEMO_DIR = bundled_path("demo_capture")  # data/demo_capture of a checkout, the packaged copy after an install
 
 
 @dataclass

@@ -331,16 +331,18 @@ def results_markdown(results: dict[str, Any]) -> str:
 
 def write_results(out: "str | os.PathLike", results: dict[str, Any], predictions: dict[str, np.ndarray] | None = None,
                   overwrite: bool = False) -> list[Path]:
-    """Write ``out/results.json`` and ``out/results.md`` (and ``out/predictions.npz`` when ``predictions``).
+    """Write ``out/results.json`` (``results`` with its :class:`~poselift_core.results.RunRow` under ``"row"``)
+    and ``out/results.md`` (and ``out/predictions.npz`` when ``predictions``).
 
     Refuses (:class:`~poselift_core.checkpoint.OutputExistsError`, naming the file) when ``out`` already holds
     results, predictions or a checkpoint, unless ``overwrite``. Returns the paths written.
     """
     from .checkpoint import RESULT_FILES, refuse_overwrite, write_text_atomic
+    from .results import results_file_text     # the results plus, under "row", the run's RunRow
 
     out = Path(out)
     refuse_overwrite(out, RESULT_FILES, overwrite)
-    written = [write_text_atomic(out / "results.json", json.dumps(results, indent=2, default=str) + "\n"),
+    written = [write_text_atomic(out / "results.json", results_file_text(results)),
                write_text_atomic(out / "results.md", results_markdown(results))]
     if predictions is not None:
         written.append(save_predictions(out / "predictions.npz", predictions))

@@ -27,6 +27,8 @@ from typing import Any, Sequence
 
 import torch
 
+from ._bundled_path import bundled_path
+
 __all__ = ["BoardEntry", "BOARD", "STEPS", "BATCH", "THREADS", "train_entry", "run_board", "read_board",
            "board_rows", "board_markdown", "mean_pose_text", "TABLE_FILE"]
 
@@ -34,7 +36,6 @@ STEPS = 400
 BATCH = 64
 THREADS = 2
 TABLE_FILE = "open_benchmark_table.json"
-_REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def run_board(out_dir: "str | Path", names: "Sequence[str] | None" = None, steps
 
 def read_board(path: "str | Path | None" = None) -> dict[str, Any]:
     """The committed table (``data/results/open_benchmark_table.json`` by default)."""
-    p = Path(path) if path is not None else _REPO_ROOT / "data" / "results" / TABLE_FILE
+    p = Path(path) if path is not None else bundled_path("results", TABLE_FILE)
     if not p.is_file():
         raise FileNotFoundError(f"no open-benchmark table at {p}; make it with `python -m poselift_core.leaderboard`")
     return json.loads(p.read_text())
@@ -175,7 +176,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     p = argparse.ArgumentParser(prog="python -m poselift_core.leaderboard",
                                 description="Train every model of the book on the open benchmark under one budget "
                                             "rule (equal training samples) and write the committed table.")
-    p.add_argument("--out", default=str(_REPO_ROOT / "data" / "results"), help="output folder (default: data/results)")
+    p.add_argument("--out", default=str(bundled_path("results")), help="output folder (default: data/results)")
     p.add_argument("--only", nargs="*", default=None, metavar="LABEL", help="train only these rows (labels)")
     p.add_argument("--steps", type=int, default=STEPS, help=f"training steps per model (default {STEPS})")
     p.add_argument("--batch", type=int, default=BATCH, help=f"batch size (default {BATCH})")

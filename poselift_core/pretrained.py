@@ -34,11 +34,12 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 
+from ._bundled_path import bundled_path
+
 __all__ = ["PretrainedSpec", "PRETRAINED", "available", "checkpoint_path", "info", "load", "build", "score", "cpu_name",
            "rescore"]
 
-_REPO_ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED_DIR = _REPO_ROOT / "data" / "pretrained"
+PRETRAINED_DIR = bundled_path("pretrained")  # data/pretrained of a checkout, the packaged copy after an install
 FORMAT_VERSION = 1
 THREADS = 2  # thread count changes floating-point sums: fixed so the command reproduces the weights
 

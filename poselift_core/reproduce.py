@@ -7,9 +7,9 @@ Notebook conventions (book/reproduce.md), which ``make book`` relies on too:
 - the first code cell is tagged ``parameters`` and defines ``profile`` ("quick" | "full"), ``data`` ("open" |
   "sample" | "h36m" | ...), ``data_dir``, ``device`` ("auto" | "cpu" | "cuda") and ``out_dir`` (default ``"runs"``); papermill
   overrides them in a cell it inserts after that one;
-- a notebook that measures models calls :func:`save_results` (``<out_dir>/results_<name>.json``: rows with
-  ``model``, ``data``, ``mpjpe``, ``p_mpjpe`` in mm and ``params``); this module gathers every such file into
-  ``<out_dir>/results.md`` and ``results.json``.
+- a notebook that measures models calls :func:`save_results` (``<out_dir>/results_<name>.json``: rows in the
+  one format of :class:`poselift_core.results.RunRow`, with ``model``, ``data``, ``mpjpe``, ``p_mpjpe`` in mm,
+  ``parameters``, ...); this module gathers every such file into ``<out_dir>/results.md`` and ``results.json``.
 
 On Colab, :func:`colab_out_dir` moves a notebook's ``out_dir`` onto Google Drive, so results and checkpoints
 survive a disconnect.
@@ -42,7 +42,7 @@ __all__ = [
     "main",
 ]
 
-RESULT_COLUMNS = ("model", "data", "mpjpe", "p_mpjpe", "params")
+RESULT_COLUMNS = ("model", "data", "mpjpe", "p_mpjpe", "parameters")
 
 
 # --------------------------------------------------------------------------- environment helpers for notebooks
@@ -204,43 +204,37 @@ def run_notebooks(notebooks: Sequence[Path], out_dir: str | Path, parameters: Ma
 
 
 # --------------------------------------------------------------------------- results
-def save_results(name: str, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-                 out_dir: str | Path = "runs", overwrite: bool = False) -> Path:
+def save_results(name: str, rows: Any, out_dir: str | Path = "runs", overwrite: bool = False) -> Path:
     """Write a notebook's results to ``out_dir/results_<name>.json`` (atomically); returns the path.
 
-    Each row needs ``model`` and ``data``; ``mpjpe``, ``p_mpjpe`` (mm) and ``params`` are the table's columns, and
-    any other keys (``keypoints``, ``epochs``, ``profile``, ...) are kept in ``results.json``. An existing file of
-    that name is refused (``FileExistsError`` naming it) unless ``overwrite``.
+    ``rows``: one or a list of :class:`~poselift_core.results.RunRow`, row dicts (each needs ``model`` and
+    ``data``) or whole results dicts of the trainer; all are written as rows by
+    :func:`poselift_core.results.write_rows`, with ``source`` = ``name`` where they name none. An existing file
+    of that name is refused (``FileExistsError`` naming it) unless ``overwrite``.
     """
-    from .checkpoint import refuse_overwrite, write_text_atomic
+    from .results import RunRow, run_row, write_rows
 
-    rows = [dict(rows)] if isinstance(rows, Mapping) else [dict(r) for r in rows]
+    rows = [rows] if isinstance(rows, (Mapping, RunRow)) else list(rows)
     for i, row in enumerate(rows):
-        missing = [k for k in ("model", "data") if k not in row]
+        missing = [] if isinstance(row, RunRow) else [k for k in ("model", "data") if k not in row]
         if missing:
             raise ValueError(f"save_results({name!r}): row {i} lacks {missing}: {row}")
-    path = Path(out_dir) / f"results_{name}.json"
-    refuse_overwrite(path.parent, [path.name], overwrite, flag="overwrite=True")
-    return write_text_atomic(path, json.dumps(rows, indent=2, default=float) + "\n")
+    return write_rows(Path(out_dir) / f"results_{name}.json", [run_row(r, source=name) for r in rows], overwrite)
 
 
 def collect_results(out_dir: str | Path) -> list[dict]:
-    """All rows of ``out_dir/results_*.json`` (sorted by file name), each tagged with its ``source`` name."""
-    rows = []
-    for path in sorted(Path(out_dir).glob("results_*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from None
-        for row in [data] if isinstance(data, dict) else data:
-            rows.append({"source": path.stem[len("results_"):], **row})
-    return rows
+    """Every row of ``out_dir`` as :func:`poselift_core.results.load_run_results` reads it (the
+    ``results_*.json`` files sorted by name, each row's ``source`` its file's name; else the runs' own
+    ``*/results.json``)."""
+    from .results import load_run_results
+
+    return load_run_results(out_dir)
 
 
 def _fmt(value: Any, column: str) -> str:
     if value is None:
         return "–"
-    if column == "params":
+    if column == "parameters":
         return f"{value / 1e6:.2f} M"
     return f"{value:.1f}" if isinstance(value, (int, float)) else str(value)
 
@@ -248,14 +242,13 @@ def _fmt(value: Any, column: str) -> str:
 def results_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """A markdown table: model, data, MPJPE (mm), P-MPJPE (mm), parameters, source notebook."""
     header = "| model | data | MPJPE (mm) | P-MPJPE (mm) | params | source |\n|---|---|---:|---:|---:|---|\n"
-    # the trainer's results.json says "parameters", the notebooks' rows "params"
-    rows = [{**r, "params": r.get("params", r.get("parameters"))} for r in rows]
     lines = [f"| {' | '.join(_fmt(r.get(c), c) for c in RESULT_COLUMNS)} | {r.get('source', '')} |" for r in rows]
     return header + "\n".join(lines) + ("\n" if lines else "")
 
 
 def write_results_table(out_dir: str | Path) -> list[dict]:
-    """Collect ``out_dir/results_*.json`` into ``out_dir/results.md`` and ``out_dir/results.json``."""
+    """Collect the rows of ``out_dir`` (:func:`collect_results`) into ``out_dir/results.md`` and
+    ``out_dir/results.json`` (a list of row dicts)."""
     rows = collect_results(out_dir)
     Path(out_dir, "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     Path(out_dir, "results.md").write_text(results_markdown(rows))

@@ -2,9 +2,10 @@
 
 Three sources meet in the results chapter (chapter 6, "Results"), and this module keeps them apart:
 
-- **runs**: the ``results_<name>.json`` files the chapters write into their ``out_dir`` (rows with ``model``,
-  ``data``, ``mpjpe``, ``p_mpjpe`` in mm, ...; see :func:`poselift_core.reproduce.save_results`) or the trainer's
-  ``<run>/results.json``. :func:`load_run_results` reads either and normalises the keys;
+- **runs**: one row format, :class:`RunRow` (model, recipe, data, window, MPJPE and P-MPJPE in mm, size,
+  speed, ...). The chapters' ``results_<name>.json`` files are lists of rows and the trainer's and evaluator's
+  ``<run>/results.json`` carry the run's row under ``"row"``; :func:`write_rows` / :func:`results_file_text`
+  write them, :func:`read_rows` / :func:`load_run_results` read them (and older files without the marker);
 - **papers**: :data:`PAPER_RESULTS`, Human3.6M Protocol #1 / #2 numbers as reported (papers and the
   authors' READMEs), each with its source and how far it was checked;
 - **sizes and speed**: :data:`REFERENCE_SIZES`, the parameter counts and CPU train-step throughputs measured on
@@ -21,7 +22,7 @@ import json
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -35,7 +36,14 @@ __all__ = [
     "DATA_NAMES",
     "keypoints_label",
     "data_label",
+    "ROW_FORMAT",
+    "RunRow",
+    "run_row",
+    "write_rows",
+    "results_file_text",
+    "read_rows",
     "normalize_run",
+    "load_runs",
     "load_run_results",
     "paper_match",
     "side_by_side",
@@ -180,7 +188,8 @@ def reference_size(model: str, frames: int = 1) -> ReferenceSize | None:
 
 
 # --------------------------------------------------------------------------- the runs of this book
-DATA_NAMES = {"sample": "bundled sample", "h36m": "Human3.6M", "humaneva": "HumanEva-I", "cmu": "CMU mocap"}
+DATA_NAMES = {"sample": "bundled sample", "open": "open benchmark", "h36m": "Human3.6M", "humaneva": "HumanEva-I",
+              "cmu": "CMU mocap"}
 _KEYPOINT_NAMES = {"gt": "GT", "cpn": "CPN", "cpn_ft_h36m_dbb": "CPN", "hrnet": "HRNet",
                    "detectron_ft_h36m": "Detectron", "sh_ft_h36m": "SH"}
 
@@ -217,66 +226,223 @@ def _num(value: Any) -> float | None:
         return None
 
 
-def normalize_run(row: Mapping[str, Any], source: str = "") -> dict[str, Any]:
-    """One result row with fixed keys, whatever wrote it (a notebook via ``save_results`` or the trainer).
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
 
-    Returns keys ``model``, ``recipe``, ``data`` (the label), ``data_source`` (``"sample"``, ``"h36m"``, ...),
-    ``keypoints``, ``profile``, ``frames`` (receptive field), ``mpjpe``, ``p_mpjpe`` (mm), ``parameters``,
-    ``train_time_s``, ``samples_per_s`` and ``source`` (the file it came from). Missing values are ``None``.
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON gives it back (tuples -> lists, numpy/torch scalars -> numbers, paths -> text), so a row
+    compares equal to the same row read from disk."""
+    def default(v: Any) -> Any:
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return str(v)
+
+    return json.loads(json.dumps(value, default=default))
+
+
+#: The marker of a row written by :meth:`RunRow.to_json`; rows without it are read as older shapes.
+ROW_FORMAT = "poselift-run-row/1"
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One trained (or evaluated) model's numbers: the single row format of this library on disk.
+
+    A chapter's ``results_<name>.json`` is a JSON list of these rows (:func:`write_rows`, behind
+    :func:`poselift_core.runs.save_run` and :func:`poselift_core.reproduce.save_results`); the trainer's and the
+    evaluator's ``results.json`` hold the same row under the key ``"row"`` next to everything else they record
+    (:func:`results_file_text`). :func:`read_rows` reads both files, and older files without the marker.
+
+    Attributes:
+        model: ``build_model`` name. recipe: recipe name (``None`` for an evaluation without one).
+        data: label, ``"bundled sample, GT 2D"`` (from ``data_source`` and ``keypoints``).
+        data_source: data name, ``"sample"``, ``"open"``, ``"h36m"``, ... keypoints: 2D input name.
+        profile: ``"quick"`` / ``"full"``. frames: input window (receptive field; 1 = single frame).
+        test_frames: test frames scored. mpjpe, p_mpjpe: Protocol #1 / #2 in mm, action averages;
+            ``mpjpe_frames``, ``p_mpjpe_frames`` the frame averages; ``mean_pose_mpjpe`` the mean training pose
+            on the same frames. tta: flip averaging at test time.
+        parameters: trainable parameters. train_samples_per_s: training throughput. train_time_s: seconds.
+        epochs, steps, seed, device: how it was trained. per_action: MPJPE per action (mm).
+        recipe_config: the recipe's fields (a resumed run replaces only a row whose settings are equal).
+        source: the file (chapter name or run folder) the row was read from.
     """
-    if "model" not in row:
-        raise ValueError(f"result row from {source or 'input'} has no 'model' key: {sorted(row)}")
-    data = row.get("data")
-    data_source = str(data.get("source")) if isinstance(data, Mapping) else (None if data is None else str(data))
-    keypoints = row.get("keypoints") or (data.get("keypoints") if isinstance(data, Mapping) else None)
-    config = row.get("model_config") or {}
-    overrides = (row.get("recipe_config") or {}).get("model_overrides") or {}
-    widths = config.get("filter_widths")  # GLA-GCN: the window is the product of the temporal filter widths
-    frames = (row.get("receptive_field") or config.get("receptive_field") or overrides.get("receptive_field")
-              or (math.prod(widths) if widths else 1))
-    recipe = row.get("recipe")
-    if isinstance(recipe, Mapping):
-        recipe = recipe.get("name")
-    steps, batch = row.get("steps"), (row.get("recipe_config") or {}).get("batch_size")
-    speed = _num(row.get("train_samples_per_s") or row.get("samples_per_s"))
-    if speed is None and steps and batch and _num(row.get("train_time_s")):
-        speed = steps * batch / float(row["train_time_s"])  # older rows without the trainer's own sample count
-    label = data_label(data if not isinstance(data, Mapping) else {**data, "keypoints": keypoints})
-    if not isinstance(data, Mapping) and keypoints:
-        label = f"{label}, {keypoints_label(keypoints)}"
-    return {
-        "model": str(row["model"]), "recipe": recipe, "data": label, "data_source": data_source,
-        "keypoints": keypoints, "profile": row.get("profile"), "frames": int(frames),
-        "mpjpe": _num(row.get("mpjpe")), "p_mpjpe": _num(row.get("p_mpjpe")),
-        "parameters": row.get("parameters", row.get("params")), "train_time_s": _num(row.get("train_time_s")),
-        "samples_per_s": speed, "source": row.get("source", source),
-    }
+
+    model: str
+    recipe: str | None = None
+    data: str = "?"
+    data_source: str | None = None
+    keypoints: str | None = None
+    profile: str | None = None
+    frames: int = 1
+    test_frames: int | None = None
+    mpjpe: float | None = None
+    p_mpjpe: float | None = None
+    mpjpe_frames: float | None = None
+    p_mpjpe_frames: float | None = None
+    mean_pose_mpjpe: float | None = None
+    tta: bool | None = None
+    parameters: int | None = None
+    train_samples_per_s: float | None = None
+    train_time_s: float | None = None
+    epochs: int | None = None
+    steps: int | None = None
+    seed: int | None = None
+    device: str | None = None
+    per_action: dict[str, float] | None = None
+    recipe_config: dict[str, Any] | None = None
+    source: str = ""
+
+    @classmethod
+    def from_results(cls, results: Mapping[str, Any], data: str | None = None, source: str = "") -> "RunRow":
+        """The row of a results dict: the trainer's (:meth:`poselift_core.train.Trainer.results`), the
+        evaluator's, or a row of an older shape (``params``, ``receptive_field``, ``samples_per_s``).
+
+        ``data``: the data name, when the caller knows it (a notebook's ``data``); else ``results["data"]``
+        (the trainer's description dict or a name). Raises ``ValueError`` naming ``source`` without ``model``.
+        """
+        if "model" not in results:
+            raise ValueError(f"result row from {source or 'input'} has no 'model' key: {sorted(results)}")
+        info = results.get("data")
+        if data is None:
+            data = results.get("data_source") or (info.get("source") if isinstance(info, Mapping) else info)
+        keypoints = results.get("keypoints") or (info.get("keypoints") if isinstance(info, Mapping) else None)
+        recipe_cfg = results.get("recipe_config") or {}
+        config = results.get("model_config") or {}
+        widths = config.get("filter_widths")  # GLA-GCN: the window is the product of the temporal filter widths
+        frames = (results.get("receptive_field") or config.get("receptive_field")
+                  or (recipe_cfg.get("model_overrides") or {}).get("receptive_field")
+                  or (math.prod(widths) if widths else 1))
+        recipe = results.get("recipe")
+        speed = _num(results.get("train_samples_per_s") or results.get("samples_per_s"))
+        steps, batch, took = results.get("steps"), recipe_cfg.get("batch_size"), _num(results.get("train_time_s"))
+        if speed is None and steps and batch and took:
+            speed = steps * batch / took      # older results without the trainer's own sample count
+        per_action = results.get("per_action")
+        if isinstance(per_action, Mapping) and isinstance(per_action.get("mpjpe"), Mapping):
+            per_action = per_action["mpjpe"]  # the trainer keeps both protocols; the row keeps MPJPE
+        # an older chapter row said "frames" for the test frames next to "receptive_field"; the trainer's
+        # results say "frames" for the test frames too
+        scored = results.get("test_frames", results.get("frames") if "receptive_field" in results or config
+                             else None)
+        data_source = None if data is None else str(data)
+        label = (data_label(data_source) if data_source else "?") + (f", {keypoints_label(keypoints)}" if keypoints
+                                                                     else "")
+        return cls(
+            model=str(results["model"]), recipe=recipe.get("name") if isinstance(recipe, Mapping) else recipe,
+            data=label, data_source=data_source, keypoints=keypoints, profile=results.get("profile"),
+            frames=int(frames), test_frames=_int(scored), mpjpe=_num(results.get("mpjpe")),
+            p_mpjpe=_num(results.get("p_mpjpe")), mpjpe_frames=_num(results.get("mpjpe_frames")),
+            p_mpjpe_frames=_num(results.get("p_mpjpe_frames")), mean_pose_mpjpe=_num(results.get("mean_pose_mpjpe")),
+            tta=results.get("tta"), parameters=_int(results.get("parameters", results.get("params"))),
+            train_samples_per_s=speed, train_time_s=took, epochs=_int(results.get("epochs")), steps=_int(steps),
+            seed=_int(results.get("seed")), device=None if results.get("device") is None else str(results["device"]),
+            per_action=_plain(dict(per_action)) if isinstance(per_action, Mapping) else None,
+            recipe_config=_plain(dict(recipe_cfg)) if recipe_cfg else None,
+            source=str(results.get("source") or source))
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any], source: str = "") -> "RunRow":
+        """Parse a stored row. A row with the :data:`ROW_FORMAT` marker must have exactly this class's keys
+        (``ValueError`` naming ``source`` and the keys at fault); one without it is an older shape and goes
+        through :meth:`from_results`. ``source`` fills an empty ``source``."""
+        if row.get("format") != ROW_FORMAT:
+            return cls.from_results(row, source=source)
+        names = {f.name for f in fields(cls)}
+        keys = set(row) - {"format"}
+        if keys - names or "model" not in keys:
+            raise ValueError(f"result row from {source or 'input'} ({ROW_FORMAT}): unknown keys "
+                             f"{sorted(keys - names)}, missing {sorted({'model'} - keys)}")
+        return cls(**{**{k: row[k] for k in keys}, "source": row.get("source") or source})
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as written to disk: the :data:`ROW_FORMAT` marker, then every field (JSON values)."""
+        return {"format": ROW_FORMAT, **_plain(asdict(self))}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (what :func:`load_run_results` returns)."""
+        return asdict(self)
 
 
-def _read_rows(path: Path) -> list[dict]:
+def run_row(results: Mapping[str, Any] | RunRow, data: str | None = None, source: str = "") -> RunRow:
+    """A :class:`RunRow` from a row (kept, ``source`` filled when empty), a stored row or any results dict."""
+    if isinstance(results, RunRow):
+        return results if results.source or not source else replace(results, source=source)
+    if results.get("format") == ROW_FORMAT and data is None:
+        return RunRow.from_json(results, source)
+    return RunRow.from_results(results, data=data, source=source)
+
+
+def write_rows(path: str | Path, rows: Iterable[RunRow], overwrite: bool = False) -> Path:
+    """The one writer of rows: ``path`` (a chapter's ``results_<name>.json``) as a JSON list of
+    :meth:`RunRow.to_json`, atomically. An existing file is refused
+    (:class:`~poselift_core.checkpoint.OutputExistsError` naming it) unless ``overwrite``."""
+    from .checkpoint import refuse_overwrite, write_text_atomic
+
+    path = Path(path)
+    refuse_overwrite(path.parent, [path.name], overwrite, flag="overwrite=True")
+    return write_text_atomic(path, json.dumps([r.to_json() for r in rows], indent=2) + "\n")
+
+
+def results_file_text(results: Mapping[str, Any]) -> str:
+    """The text of a trainer's or evaluator's ``results.json``: everything in ``results`` plus, under
+    ``"row"``, its :class:`RunRow` (:meth:`RunRow.to_json`, as in a chapter's file). Results without a
+    ``model`` (a bare :func:`~poselift_core.evaluate.evaluate` dict) get no row."""
+    doc = dict(results)
+    if "model" in results:
+        doc["row"] = RunRow.from_results(results).to_json()
+    return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+def read_rows(path: str | Path, source: str = "") -> list[RunRow]:
+    """The one reader: the rows of a chapter's ``results_<name>.json`` (a list, or one object) or of a run's
+    ``results.json`` (its ``"row"``; older files without it are converted from their results). Errors name
+    ``path``. ``source`` fills the rows' empty ``source``."""
+    path = Path(path)
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("row"), dict):
+        data = data["row"]
     rows = [data] if isinstance(data, dict) else data
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ValueError(f"{path}: expected a JSON object or a list of objects")
-    return rows
+    try:
+        return [RunRow.from_json(r, source=source) for r in rows]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
-def load_run_results(out_dir: str | Path) -> list[dict[str, Any]]:
-    """Every run found in ``out_dir``, normalised by :func:`normalize_run`; ``[]`` if there is none.
+def normalize_run(row: Mapping[str, Any], source: str = "") -> dict[str, Any]:
+    """One result row with the :class:`RunRow` keys, whatever wrote it (a chapter, the trainer, an older
+    version); ``source`` is the file it came from. Missing values are ``None``."""
+    return run_row(row, source=source).as_dict()
 
-    Reads ``out_dir/results_*.json`` (one file per notebook or model, sorted by name). When there is no such
-    file it falls back to the trainer's own ``out_dir/*/results.json``. A missing ``out_dir`` is not an error.
+
+def load_runs(out_dir: str | Path) -> list[RunRow]:
+    """Every :class:`RunRow` in ``out_dir``; ``[]`` if there is none (a missing ``out_dir`` too).
+
+    Reads ``out_dir/results_*.json`` (one file per chapter or model, sorted by name, ``source`` = the name
+    after ``results_``). When there is no such file it falls back to the trainer's own
+    ``out_dir/*/results.json`` (``source`` = the run folder).
     """
     out = Path(out_dir)
     files = sorted(out.glob("results_*.json")) or sorted(out.glob("*/results.json"))
     rows = []
     for path in files:
         name = path.stem[len("results_"):] if path.stem.startswith("results_") else path.parent.name
-        rows.extend(normalize_run(r, source=name) for r in _read_rows(path))
+        rows.extend(read_rows(path, source=name))
     return rows
+
+
+def load_run_results(out_dir: str | Path) -> list[dict[str, Any]]:
+    """:func:`load_runs` as plain dicts (the :class:`RunRow` keys), for tables and plots."""
+    return [r.as_dict() for r in load_runs(out_dir)]
 
 
 # --------------------------------------------------------------------------- runs next to papers
@@ -417,7 +583,7 @@ RUN_COLUMNS = [("model", "model", None), ("data", "data", None),
                ("profile", "profile", None), ("frames", "frames", "d"), ("mpjpe", "MPJPE", ".1f"),
                ("p_mpjpe", "P-MPJPE", ".1f"), ("paper_mpjpe", "paper MPJPE", "num"),
                ("paper_p_mpjpe", "paper P-MPJPE", "num"), ("paper_status", "paper status", None),
-               ("parameters", "params", "M"), ("samples_per_s", "samples/s", "rate")]
+               ("parameters", "params", "M"), ("train_samples_per_s", "samples/s", "rate")]
 PAPER_COLUMNS = [("method", "method", None), ("input", "2D input", None),
                  ("frames", "frames", "d"), ("mpjpe", "MPJPE", "num"), ("p_mpjpe", "P-MPJPE", "num"),
                  ("params", "params", None), ("status", "status", None), ("source", "source", None),

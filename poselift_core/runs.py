@@ -6,8 +6,8 @@
 
 :func:`train_recipe` is :class:`~poselift_core.train.Trainer` with the notebook parameters (profile, data, device,
 epochs, seed) applied to the recipe; it returns the trainer too, so a chapter can look inside the trained model.
-:func:`result_row` keeps the keys the results chapter reads (model, recipe, data, profile, MPJPE and P-MPJPE in
-mm, parameters, training time and throughput); :func:`mean_pose_baseline` scores the trivial predictor every
+:func:`result_row` is the run's :class:`~poselift_core.results.RunRow`, the one row format of the library
+(model, recipe, data, profile, window, MPJPE and P-MPJPE in mm, parameters, training time and throughput); :func:`mean_pose_baseline` scores the trivial predictor every
 model must beat (both live in :mod:`poselift_core.evaluate` and are re-exported here). Nothing is overwritten
 silently: ``train_recipe(checkpoint_dir=...)`` and :func:`save_run` refuse to replace existing results unless
 ``overwrite=True`` (a resumed run replaces the row of that same run); ``train_recipe(..., resume=True)``
@@ -16,8 +16,6 @@ the library from the command line" (section "Training").
 """
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from .evaluate import MeanPose, mean_pose_baseline
 __all__ = ["train_recipe", "result_row", "save_run", "summary_line", "MeanPose", "mean_pose_baseline"]
 
 #: Row keys that name one run: a resumed run may replace a saved row only when all of them are equal.
-SAME_RUN_KEYS = ("model", "recipe", "data", "keypoints", "profile", "seed", "recipe_config")
+SAME_RUN_KEYS = ("model", "recipe", "data_source", "keypoints", "profile", "seed", "recipe_config")
 
 
 def train_recipe(name: str, profile: str = "quick", data: str = "sample", data_dir: str | None = None,
@@ -77,38 +75,20 @@ def train_recipe(name: str, profile: str = "quick", data: str = "sample", data_d
 
 
 def result_row(results: dict[str, Any], data: str) -> dict[str, Any]:
-    """The row a chapter saves for one trained model (read by :mod:`poselift_core.results`).
+    """The row a chapter saves for one trained model: :class:`~poselift_core.results.RunRow` as a dict.
 
-    ``data`` is the notebook's data name (``"sample"``, ``"h36m"``, ...). ``train_samples_per_s`` is the
-    trainer's own figure when it reports one (samples over the optimiser steps' time), else
-    ``steps x batch / train_time_s`` (older results). ``params`` duplicates ``parameters`` for
-    :func:`poselift_core.reproduce.results_markdown`.
+    ``data`` is the notebook's data name (``"sample"``, ``"h36m"``, ...; the row's ``data_source``, its label
+    in ``data``). ``train_samples_per_s`` is the trainer's own figure when it reports one (samples over the
+    optimiser steps' time), else ``steps x batch / train_time_s`` (older results).
     """
-    info = results.get("data") if isinstance(results.get("data"), dict) else {}
-    recipe_cfg = results.get("recipe_config") or {}
-    cfg = results.get("model_config") or {}
-    widths = cfg.get("filter_widths")
-    speed = results.get("train_samples_per_s")
-    if speed is None and results.get("train_time_s") and results.get("steps") and recipe_cfg.get("batch_size"):
-        speed = results["steps"] * recipe_cfg["batch_size"] / results["train_time_s"]
-    return {
-        "model": results["model"], "recipe": results.get("recipe"), "data": data,
-        "keypoints": info.get("keypoints"), "profile": results.get("profile"),
-        "receptive_field": math.prod(widths) if widths else 1,
-        "mpjpe": results.get("mpjpe"), "p_mpjpe": results.get("p_mpjpe"), "tta": results.get("tta"),
-        "mpjpe_frames": results.get("mpjpe_frames"), "p_mpjpe_frames": results.get("p_mpjpe_frames"),
-        "mean_pose_mpjpe": results.get("mean_pose_mpjpe"), "frames": results.get("frames"),
-        "parameters": results.get("parameters"), "params": results.get("parameters"),
-        "train_time_s": results.get("train_time_s"), "train_samples_per_s": speed,
-        "epochs": results.get("epochs"), "steps": results.get("steps"), "seed": results.get("seed"),
-        "device": results.get("device"), "per_action": (results.get("per_action") or {}).get("mpjpe"),
-        "recipe_config": recipe_cfg,
-    }
+    from .results import RunRow
+
+    return RunRow.from_results(results, data=data).as_dict()
 
 
 def save_run(results: dict[str, Any], data: str, out_dir: str | Path, name: str | None = None,
              overwrite: bool = False) -> Path:
-    """Write ``out_dir/results_<name>.json`` (default name: the model) with :func:`result_row`.
+    """Write ``out_dir/results_<name>.json`` (default name: the model), one :class:`~poselift_core.results.RunRow`.
 
     An existing file of that name is refused (:class:`~poselift_core.checkpoint.OutputExistsError`, naming
     it) unless ``overwrite`` -- or unless ``results`` come from a resumed run (``results["resumes"]``) and the
@@ -117,20 +97,20 @@ def save_run(results: dict[str, Any], data: str, out_dir: str | Path, name: str 
     Colab disconnect does, whose runs resume from their checkpoints.
     """
     from .reproduce import save_results
+    from .results import RunRow, read_rows
 
-    row = result_row(results, data)
-    path = Path(out_dir) / f"results_{name or results['model']}.json"
+    name = name or results["model"]
+    row = RunRow.from_results(results, data=data, source=name)
+    path = Path(out_dir) / f"results_{name}.json"
     if not overwrite and results.get("resumes") and path.is_file():
         try:
-            old = json.loads(path.read_text())
+            old = read_rows(path, source=name)
         except (OSError, ValueError):
-            old = None        # unreadable: leave the refusal to save_results
-        old = old[0] if isinstance(old, list) and len(old) == 1 else old
-        as_saved = json.loads(json.dumps({k: row[k] for k in SAME_RUN_KEYS}, default=float))  # tuples -> lists
-        if isinstance(old, dict) and all(old.get(k) == as_saved[k] for k in SAME_RUN_KEYS):
+            old = []          # unreadable: leave the refusal to save_results
+        if len(old) == 1 and all(getattr(old[0], k) == getattr(row, k) for k in SAME_RUN_KEYS):
             print(f"{path}: replacing the row of the same run, now resumed from its checkpoint", flush=True)
             overwrite = True
-    return save_results(name or results["model"], row, out_dir, overwrite=overwrite)
+    return save_results(name, row, out_dir, overwrite=overwrite)
 
 
 def summary_line(results: dict[str, Any]) -> str:

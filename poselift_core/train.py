@@ -546,7 +546,9 @@ class Trainer:
         if self.run.out is None or not self.dist.is_main:
             return
         out = Path(self.run.out)     # the folder was checked when the run started: these files are its own
-        write_text_atomic(out / "results.json", json.dumps(results, indent=2, default=str) + "\n")
+        from .results import results_file_text    # everything, plus the run's row as the chapters store it
+
+        write_text_atomic(out / "results.json", results_file_text(results))
         write_text_atomic(out / "results.md", results_markdown(results))
         self.log(f"MPJPE {results['mpjpe']:.2f} mm, P-MPJPE {results['p_mpjpe']:.2f} mm (per-action averages); "
                  f"frame averages {results.get('mpjpe_frames', float('nan')):.2f} / "

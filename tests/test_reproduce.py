@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from poselift_core import reproduce as R
+from poselift_core.results import load_run_results
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMETER_NAMES = {"profile", "data", "data_dir", "device", "out_dir"}
@@ -76,11 +77,12 @@ def test_results_are_saved_collected_and_tabulated(tmp_path):
     R.save_results("gridconv", {"model": "gridconv", "data": "sample", "mpjpe": 47.0}, tmp_path)
     rows = R.write_results_table(tmp_path)
     assert [(r["source"], r["model"]) for r in rows] == [("gcn", "semgcn"), ("gridconv", "gridconv")]
-    assert rows[0]["keypoints"] == "cpn"  # extra keys survive into results.json
+    assert rows[0]["keypoints"] == "cpn" and rows[0]["parameters"] == 433_000  # older key names, read as the row's
+    assert rows == load_run_results(tmp_path)    # one reader for the table and the results chapter
     assert json.loads((tmp_path / "results.json").read_text()) == rows
     md = (tmp_path / "results.md").read_text().splitlines()
-    assert md[2] == "| semgcn | h36m | 51.3 | 40.0 | 0.43 M | gcn |"
-    assert md[3] == "| gridconv | sample | 47.0 | – | – | gridconv |"
+    assert md[2] == "| semgcn | Human3.6M, CPN 2D | 51.3 | 40.0 | 0.43 M | gcn |"
+    assert md[3] == "| gridconv | bundled sample | 47.0 | – | – | gridconv |"
     with pytest.raises(ValueError, match="lacks"):
         R.save_results("bad", {"mpjpe": 1.0}, tmp_path)
 
@@ -91,8 +93,9 @@ def test_reproduce_runs_toc_notebooks_with_parameters_and_collects_results(tmp_p
     _notebook(book / "notebooks" / "01_tiny.ipynb", params,
               "import json, os\nos.makedirs(out_dir, exist_ok=True)\n"
               "row = {'model': 'tiny-' + profile, 'data': data, 'mpjpe': 12.5, 'p_mpjpe': 10.0, 'params': 1e6,\n"
-              "       'device': device, 'cwd': os.getcwd()}\n"
-              "json.dump([row], open(os.path.join(out_dir, 'results_tiny.json'), 'w'))")
+              "       'device': device}\n"
+              "json.dump([row], open(os.path.join(out_dir, 'results_tiny.json'), 'w'))\n"
+              "open(os.path.join(out_dir, 'cwd.txt'), 'w').write(os.getcwd())")
     _notebook(book / "notebooks" / "02_broken.ipynb", params, "raise RuntimeError('deliberate failure')")
     (book / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "notebooks/01_tiny",
                                                    "chapters": [{"file": "notebooks/02_broken"}]}))
@@ -102,10 +105,11 @@ def test_reproduce_runs_toc_notebooks_with_parameters_and_collects_results(tmp_p
     assert rc == 1  # the broken notebook fails the run, after the other one ran
     rows = json.loads((out / "results.json").read_text())
     assert len(rows) == 1
-    assert rows[0] | {"cwd": None} == {"source": "tiny", "model": "tiny-quick", "data": "sample", "mpjpe": 12.5,
-                                       "p_mpjpe": 10.0, "params": 1e6, "device": "cpu", "cwd": None}
-    assert Path(rows[0]["cwd"]) == book.resolve()  # kernels run in the book's root
-    assert "| tiny-quick | sample | 12.5 | 10.0 | 1.00 M | tiny |" in (out / "results.md").read_text()
+    assert {k: rows[0][k] for k in ("source", "model", "data_source", "mpjpe", "p_mpjpe", "parameters", "device")} \
+        == {"source": "tiny", "model": "tiny-quick", "data_source": "sample", "mpjpe": 12.5, "p_mpjpe": 10.0,
+            "parameters": 1_000_000, "device": "cpu"}
+    assert Path((out / "cwd.txt").read_text()) == book.resolve()  # kernels run in the book's root
+    assert "| tiny-quick | bundled sample | 12.5 | 10.0 | 1.00 M | tiny |" in (out / "results.md").read_text()
     times = json.loads((out / "notebook_times.json").read_text())
     assert times["notebooks/01_tiny.ipynb"]["ok"] and times["notebooks/01_tiny.ipynb"]["seconds"] > 0
     assert not times["notebooks/02_broken.ipynb"]["ok"]

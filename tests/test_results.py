@@ -26,9 +26,44 @@ def test_notebook_rows_and_trainer_rows_normalise_to_the_same_keys(tmp_path):
     assert [r["source"] for r in rows] == ["gcn", "glagcn"]
     assert set(rows[0]) == set(rows[1])
     a, b = rows
-    assert (a["parameters"], a["samples_per_s"], a["data"]) == (135171, 1234.0, "bundled sample")
+    assert (a["parameters"], a["train_samples_per_s"], a["data"]) == (135171, 1234.0, "bundled sample")
     assert b["frames"] == 27 and b["data"] == "bundled sample, GT 2D"
-    assert b["samples_per_s"] == pytest.approx(100 * 64 / 4.0)  # steps * batch / time when not stated
+    assert b["train_samples_per_s"] == pytest.approx(100 * 64 / 4.0)  # steps * batch / time when not stated
+
+
+def _row(**extra):
+    return R.RunRow(model="glagcn", recipe="glagcn-gt", data="Human3.6M, CPN 2D", data_source="h36m",
+                    keypoints="cpn_ft_h36m_dbb", profile="full", frames=243, test_frames=543_344, mpjpe=44.4,
+                    p_mpjpe=34.8, mpjpe_frames=45.0, p_mpjpe_frames=35.1, mean_pose_mpjpe=180.2, tta=True,
+                    parameters=1_348_856, train_samples_per_s=412.5, train_time_s=3600.0, epochs=80, steps=9000,
+                    seed=0, device="cuda", per_action={"Walk": 30.0}, recipe_config={"batch_size": 256,
+                                                                                        "subjects": ["S1"]},
+                    **extra)
+
+
+def test_a_row_written_by_the_writer_reads_back_equal(tmp_path):
+    row = _row(source="ch4")
+    path = R.write_rows(tmp_path / "results_ch4.json", [row])
+    assert R.read_rows(path) == [row]
+    assert R.load_runs(tmp_path) == [row] and R.load_run_results(tmp_path) == [row.as_dict()]
+    assert R.RunRow.from_json(row.to_json()) == row
+    # save_results is the same writer: a row without a source gets the file's name
+    save_results("ch5", _row(), tmp_path)
+    assert R.read_rows(tmp_path / "results_ch5.json") == [_row(source="ch5")]
+    with pytest.raises(FileExistsError, match="results_ch4.json"):
+        R.write_rows(path, [row])
+    # a results.json keeps everything and carries the same row under "row"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results.json").write_text(R.results_file_text(_trainer_results(history=[1, 2])))
+    doc = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert doc["history"] == [1, 2] and doc["row"] == R.RunRow.from_results(_trainer_results()).to_json()
+    assert R.read_rows(tmp_path / "run" / "results.json", "run") == [R.run_row(_trainer_results(), source="run")]
+
+
+def test_a_marked_row_with_unknown_keys_names_the_file(tmp_path):
+    (tmp_path / "results_x.json").write_text(json.dumps([{**_row().to_json(), "mpjpe_mm": 1.0}]))
+    with pytest.raises(ValueError, match=r"results_x.json.*unknown keys \['mpjpe_mm'\]"):
+        R.load_run_results(tmp_path)
 
 
 def test_trainer_run_folders_are_the_fallback_and_missing_dirs_give_nothing(tmp_path):

@@ -6,6 +6,7 @@ import torch
 
 from poselift_core.metrics import mpjpe
 from poselift_core.recipes import get_recipe
+from poselift_core.results import ROW_FORMAT, RunRow, load_run_results, read_rows
 from poselift_core.runs import mean_pose_baseline, result_row, save_run, summary_line, train_recipe
 from poselift_core.sources import load_data
 
@@ -21,22 +22,23 @@ def _fake_results(**extra):
 def test_row_speed_falls_back_to_steps_times_batch_over_time():
     row = result_row(_fake_results(), "sample")
     assert row["train_samples_per_s"] == pytest.approx(40 * 64 / 8.0)
-    assert row["data"] == "sample" and row["keypoints"] == "gt"
-    assert row["parameters"] == row["params"] == 135171
-    assert row["receptive_field"] == 1
+    assert row["data_source"] == "sample" and row["keypoints"] == "gt" and row["data"] == "bundled sample, GT 2D"
+    assert row["parameters"] == 135171 and row["per_action"] == {"Walk": 1.0, "Average": 1.0}
+    assert row["frames"] == 1
 
 
 def test_row_prefers_the_trainers_throughput_and_reads_the_window():
     row = result_row(_fake_results(train_samples_per_s=999.0, model_config={"filter_widths": [3, 3, 3]}), "h36m")
     assert row["train_samples_per_s"] == 999.0
-    assert row["receptive_field"] == 27
+    assert row["frames"] == 27 and row["data_source"] == "h36m"
 
 
 def test_save_run_writes_one_json_named_after_the_model(tmp_path):
     path = save_run(_fake_results(), "sample", tmp_path)
     assert path.name == "results_vanilla.json"
     rows = json.loads(path.read_text())
-    assert rows[0]["mpjpe"] == 250.0 and rows[0]["recipe"] == "gcn-vanilla-gt"
+    assert rows[0]["mpjpe"] == 250.0 and rows[0]["recipe"] == "gcn-vanilla-gt" and rows[0]["source"] == "vanilla"
+    assert rows[0]["format"] == ROW_FORMAT
     assert "250.0 mm" in summary_line(_fake_results())
 
 
@@ -193,3 +195,23 @@ def test_papermill_shows_a_bar_in_the_full_profile_and_few_lines_in_the_quick_on
     assert len(bars) == 2                                   # one widget per epoch
     assert "\r" not in text and "epoch 2/2  loss" in text and "done True" in text
     assert [o.get("text") for o in quick.outputs] == ["done epochs\n"]
+
+
+def test_a_trained_runs_results_json_and_its_chapter_row_read_back_to_the_same_row(tmp_path):
+    """The trainer's results.json and the chapter's results_<model>.json of one run hold one row format."""
+    torch.set_num_threads(1)
+    _, res = train_recipe("gcn-vanilla-gt", "quick", data="sample", max_steps_per_epoch=2, epochs=1,
+                          eval_max_frames=32, device="cpu", checkpoint_dir=tmp_path / "run")
+    on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert on_disk["row"]["format"] == ROW_FORMAT and on_disk["mpjpe"] == res["mpjpe"]
+    [from_trainer] = read_rows(tmp_path / "run" / "results.json", source="run")
+    path = save_run(res, "sample", tmp_path / "chapter")
+    [from_chapter] = read_rows(path)
+    assert from_chapter == RunRow(**{**from_trainer.as_dict(), "source": "vanilla"})
+    # the row carries the run's own numbers, checked against the results dict independently of the row code
+    assert (from_chapter.mpjpe, from_chapter.p_mpjpe, from_chapter.steps) == (res["mpjpe"], res["p_mpjpe"], 2)
+    assert from_chapter.test_frames == res["frames"] and from_chapter.mean_pose_mpjpe == res["mean_pose_mpjpe"]
+    assert from_chapter.parameters == res["parameters"] and from_chapter.data_source == "sample"
+    # the results chapter reads both places the same way (the trainer's folder only when no chapter file exists)
+    assert load_run_results(tmp_path / "chapter") == [from_chapter.as_dict()]
+    assert load_run_results(tmp_path) == [from_trainer.as_dict()]

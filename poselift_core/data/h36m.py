@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
+from .._bundled_path import bundled_path
 from ..batching import PoseTensors
 from ..camera import H36M_CAMERAS, Camera, normalize_screen_coordinates, world_to_camera
 from ..skeleton import H36M_16, H36M_17, H36M_32_TO_17, Skeleton, get_skeleton
@@ -50,7 +51,7 @@ H36M_DRIFT_SEQUENCES = (("S9", "Greeting"), ("S9", "SittingDown 1"), ("S9", "Wai
 SH_MPII_TO_H36M16 = (6, 2, 1, 0, 3, 4, 5, 7, 8, 9, 13, 14, 15, 12, 11, 10)
 _NOSE = 9  # 17-joint index of Neck/Nose, dropped by the 16-joint SemGCN variant
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+_REPO_ROOT = Path(__file__).resolve().parents[2]  # tests repoint it; bundled_path falls back to the installed copy
 _SAMPLE_FILES = ("data_3d_sample.npz", "data_2d_sample_gt.npz")
 _BUILD_SAMPLE = "python -m poselift_core.data build-sample"
 
@@ -562,8 +563,8 @@ def load_h36m(data_dir: "str | Path", keypoints: str = "gt", joints: int = 17) -
 
 
 def sample_paths(root: "str | Path | None" = None) -> tuple[Path, Path]:
-    """``(3D, 2D)`` paths of the bundled sample (``data/sample/`` of the repository by default)."""
-    root = Path(root) if root is not None else _REPO_ROOT / "data" / "sample"
+    """``(3D, 2D)`` paths of the bundled sample (``data/sample/`` of the repository, or the installed copy)."""
+    root = Path(root) if root is not None else bundled_path("sample", repo_root=_REPO_ROOT)
     return root / _SAMPLE_FILES[0], root / _SAMPLE_FILES[1]
 
 

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._bundled_path import bundled_path
 from ..camera import H36M_CAMERAS
 from ..skeleton import H36M_16, H36M_17
 from .h36m import _NOSE, DataError, PoseDataset, _open_npz, _read_dict, cameras_from_dict, save_videopose3d
@@ -37,13 +38,12 @@ OPEN_TRAIN_SUBJECTS = ("01", "02", "11", "DeepMimic")
 OPEN_TEST_SUBJECTS = ("03", "131")
 OPEN_CAMERA_SUBJECT = "S1"
 OPEN_FILE = "data_3d_open.npz"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 _REBUILD = "python -m poselift_core.data build-open"
 
 
 def open_path(root: "str | Path | None" = None) -> Path:
-    """Path of the shipped open benchmark (``data/open/data_3d_open.npz`` of the repository by default)."""
-    root = Path(root) if root is not None else _REPO_ROOT / "data" / "open"
+    """Path of the shipped open benchmark (``data/open/data_3d_open.npz`` of the repository, or the installed copy)."""
+    root = Path(root) if root is not None else bundled_path("open")
     return root / OPEN_FILE if root.suffix != ".npz" else root
 
 

@@ -340,6 +340,9 @@ class Trainer:
                  f"{self.data_info.get('source')}, device {self.device}" + (
                      f"; writing {self.run.out}/checkpoint.pt, results.json, results.md, train.log"
                      if self.run.out is not None else ""))
+        note = self.shortened_epochs()
+        if note:
+            self.log(note["note"], quiet=True)   # in train.log and results.json; the bar mode shows it too
         for epoch in range(self.epoch, r.epochs):
             t0 = time.perf_counter()
             loss = self.train_epoch(epoch)
@@ -518,6 +521,25 @@ class Trainer:
         self.log(quiet=True, msg=f"step {self.step} (epoch {progress:.2f})  MPJPE {ev['mpjpe']:.2f} mm  P-MPJPE {ev['p_mpjpe']:.2f} mm "
                  f"on {int(ev['frames']):,} test frames")
 
+    def shortened_epochs(self) -> dict[str, Any] | None:
+        """``None``, or what ``max_steps_per_epoch`` does to schedules measured in epochs when it cuts an epoch short.
+
+        An "epoch" of the run is then ``steps`` instead of ``full_steps`` batches, and everything the recipe or the
+        model times in epochs (the learning-rate schedule in epochs, GridConv's temperature annealing, GLA-GCN's
+        BatchNorm momentum) advances per shortened epoch: e.g. GridConv's temperature goes from 30 to 27.1 in two
+        epochs of 100 steps instead of 30 to 29.5 over the same 200 steps of full epochs. Said, not hidden.
+        """
+        r = self.recipe
+        if self.train_set is None or not r.max_steps_per_epoch:
+            return None
+        full = num_batches(self.train_set.num_frames * (2 if r.flip_aug else 1), r.batch_size)
+        if r.max_steps_per_epoch >= full:
+            return None
+        return {"steps": int(r.max_steps_per_epoch), "full_steps": int(full),
+                "note": (f"epochs shortened to {r.max_steps_per_epoch} of {full} steps (max_steps_per_epoch): "
+                         "schedules measured in epochs (learning rate per epoch, GridConv temperature, GLA-GCN "
+                         "BatchNorm momentum) advance per shortened epoch")}
+
     def results(self) -> dict[str, Any]:
         """Everything a results file holds: the recipe, the data, the last evaluation (both averages, per
         action and per subject, and ``mean_pose_mpjpe``, the mean training pose scored on the same frames: a
@@ -532,6 +554,7 @@ class Trainer:
             "data": self.data_info, **ev, "frames_scored": frames_description(self.test_set, r.eval_max_frames),
             "mean_pose_source": "mean root-relative pose of this run's training split",
             "history": self.history, "step_history": self.step_history,
+            "shortened_epochs": self.shortened_epochs(),
             "train_time_s": round(self.train_time_s, 3),
             "eval_time_s": round(self.eval_time_s, 3), "samples_seen": self.samples_seen,
             "train_samples_per_s": round(self.samples_seen / self.loop_time_s, 1) if self.loop_time_s else None,

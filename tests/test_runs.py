@@ -141,6 +141,7 @@ def test_progress_defaults_per_profile_and_epoch_lines_only_for_runs_longer_than
 
     torch.set_num_threads(1)
     splits = load_data(get_recipe("gcn-vanilla-gt"), "sample")
+    monkeypatch.setattr(T, "QUIET_S", 1e9)               # a short run, whatever the load on the machine
     trainer, _ = _tiny_run(splits)
     assert trainer.run.progress == "epochs"              # quick profile: no bar, lines once the run is long
     captured = capsys.readouterr()

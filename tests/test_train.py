@@ -386,3 +386,17 @@ def test_throughput_counts_samples_and_training_time_excludes_evaluation(data, m
     # throughput is over the optimiser steps alone, which take at most the training time
     assert res["train_samples_per_s"] >= res["samples_seen"] / res["train_time_s"] * 0.99
     assert res["history"][-1]["time_s"] == pytest.approx(res["train_time_s"], abs=1e-3)
+
+
+def test_shortened_epochs_are_said_in_the_log_and_the_results(tmp_path):
+    from poselift_core.recipes import get_recipe
+    from poselift_core.train import RunConfig, train
+
+    recipe = get_recipe("gcn-vanilla-gt", "quick", epochs=1, max_steps_per_epoch=2)
+    res = train(RunConfig(recipe, data="sample", device="cpu", out=str(tmp_path / "run"), progress=False))
+    info = res["shortened_epochs"]
+    assert info["steps"] == 2 and info["full_steps"] > 2
+    assert "advance per shortened epoch" in (tmp_path / "run" / "train.log").read_text()
+    full = get_recipe("gcn-vanilla-gt", "quick", epochs=1, max_steps_per_epoch=10**6)
+    res_full_len = train(RunConfig(full.replace(batch_size=4096), data="sample", device="cpu", progress=False))
+    assert res_full_len["shortened_epochs"] is None

@@ -186,6 +186,7 @@ def prediction_report(model: torch.nn.Module, test: PoseTensors, train: PoseTens
                       max_scored: int = 4000) -> PredictionReport:
     """Predict a clip of ``subject`` (see :func:`pick_clip`) and every ``F // max_scored``-th test frame; find
     the worst of the latter. The mean training pose is taken from ``train``."""
+    from .evaluate import mean_training_pose
     from .metrics import per_joint_error
 
     clip = pick_clip(test, subject, action, camera, num_frames, stride)
@@ -197,7 +198,7 @@ def prediction_report(model: torch.nn.Module, test: PoseTensors, train: PoseTens
     scored = torch.arange(0, test.num_frames, step, device=test.device)
     pred = predict_frames(model, test, scored)
     target = test.y3d[scored].float()
-    mean_pose = train.y3d.float().mean(0).to(target.device)
+    mean_pose = mean_training_pose(train).to(target.device)
     per_joint = per_joint_error(pred, target) * 1000.0
     base_joint = per_joint_error(mean_pose.expand_as(target), target) * 1000.0
     case = worst_frame(pred, target, scored, test, train)

@@ -99,13 +99,9 @@ def info(name: str) -> dict[str, Any]:
 
 def load(name: str, device: "str | torch.device" = "cpu") -> nn.Module:
     """The pretrained model ``name`` in eval mode, float32, on ``device``."""
-    from .models import build_model
+    from .checkpoint import load_model
 
-    path = checkpoint_path(name)
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    model = build_model(ckpt["model_name"], **ckpt["model_config"])
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
-    return model.to(device).eval()
+    return load_model(checkpoint_path(name)).to(device)
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -141,8 +137,6 @@ def build(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None"
     wall = time.time() - t0
     model = trainer.model.eval()
     _, meta, _ = read_open_mm(data_dir)
-    keep = ("mpjpe", "p_mpjpe", "mpjpe_frames", "p_mpjpe_frames", "mean_pose_mpjpe", "mean_pose_mpjpe_frames",
-            "per_subject", "frames", "averages")
     provenance = {
         "name": name, "family": spec.family, "note": spec.note, "recipe": spec.recipe,
         "overrides": _plain(spec.overrides),
@@ -153,7 +147,6 @@ def build(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None"
         "torch": str(torch.__version__), "python": platform.python_version(), "seed": recipe.seed,
         "parameters": count_parameters(model), "steps": results.get("steps"),
         "storage": "float16 weights (float32 in memory after load)",
-        "test": {k: results[k] for k in keep if k in results},
     }
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     ckpt = {"format_version": FORMAT_VERSION, "model_name": recipe.model,
@@ -174,20 +167,18 @@ def score(name: str, path: "str | Path | None" = None, data_dir: "str | None" = 
     """Scores of the shipped weights on every test camera-frame of the open benchmark: ``mpjpe``/``p_mpjpe``
     (per action, as the papers average), ``*_frames`` (per frame), the mean training pose on the same frames
     and ``per_subject``; test-time flip averaging as the model's recipe says."""
-    from .evaluate import evaluate
+    from .checkpoint import model_from_checkpoint, read_checkpoint
+    from .evaluate import evaluate, mean_training_pose
     from .recipes import Recipe
     from .sources import load_data
 
     path = Path(path) if path is not None else checkpoint_path(name)
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    from .models import build_model
-    model = build_model(ckpt["model_name"], **ckpt["model_config"])
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
-    recipe = Recipe(**{k: tuple(v) if k == "actions" and v is not None else v for k, v in ckpt["recipe"].items()})
-    train, test, _ = load_data(recipe, "open", data_dir, device)
-    mean_pose = ckpt["mean_pose"].to(device) if "mean_pose" in ckpt else train.y3d.float().mean(0)
-    res = evaluate(model.to(device).eval(), test, tta=recipe.tta, batch_size=recipe.eval_batch_size,
-                   mean_pose=mean_pose)
+    ckpt = read_checkpoint(path)
+    model = model_from_checkpoint(ckpt, path).to(device).eval()
+    recipe = Recipe(**ckpt["recipe"])
+    train, test, _ = load_data(recipe, "open", data_dir, device, need_train="mean_pose" not in ckpt)
+    mean_pose = ckpt["mean_pose"].to(device) if "mean_pose" in ckpt else mean_training_pose(train)
+    res = evaluate(model, test, tta=recipe.tta, batch_size=recipe.eval_batch_size, mean_pose=mean_pose)
     keep = ("mpjpe", "p_mpjpe", "mpjpe_frames", "p_mpjpe_frames", "mean_pose_mpjpe", "mean_pose_mpjpe_frames",
             "per_subject", "frames", "tta")
     return {k: res[k] for k in keep if k in res}
@@ -197,6 +188,7 @@ def rescore(name: str, out_dir: "str | Path | None" = None, data_dir: "str | Non
     """Recompute :func:`score` for the file in ``out_dir`` (default ``data/pretrained``), store the mean training
     pose in the ``.pt`` when it lacks one, and write the scores into the ``.json``."""
     from .checkpoint import save_checkpoint
+    from .evaluate import mean_training_pose
     from .recipes import get_recipe
     from .sources import load_data
 
@@ -206,7 +198,7 @@ def rescore(name: str, out_dir: "str | Path | None" = None, data_dir: "str | Non
     if "mean_pose" not in ckpt:
         spec = PRETRAINED[name]
         train, _, _ = load_data(get_recipe(spec.recipe, **spec.overrides), "open", data_dir, "cpu")
-        ckpt["mean_pose"] = train.y3d.float().mean(0)
+        ckpt["mean_pose"] = mean_training_pose(train)
         save_checkpoint(ckpt, path)
     scores = score(name, path, data_dir)
     meta_path = path.with_suffix(".json")

@@ -51,7 +51,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..camera import H36M_CAMERAS, Camera, project_to_image, world_to_camera
+from ..camera import H36M_CAMERAS, Camera
 from ..skeleton import H36M_17
 from .kinematics import KinematicClip, MocapError, euler_to_matrix, forward_kinematics
 from .mocap_files import (CMU_LENGTH_SCALE, AsfBone, AsfSkeleton, _find_asf, load_clip, read_amc, read_asf,
@@ -185,9 +185,11 @@ def to_h36m_world(clip: KinematicClip, fps: float = 50.0) -> np.ndarray:
 
 
 def project_views(world: np.ndarray, cameras: Sequence[Camera]) -> list[np.ndarray]:
-    """Pixels ``[(N, J, 2) float32]`` of world points ``(N, J, 3)`` in each camera (H36M distortion model)."""
-    X = np.asarray(world, dtype=np.float64)
-    return [np.asarray(project_to_image(world_to_camera(X, cam), cam), dtype=np.float32) for cam in cameras]
+    """Pixels ``[(N, J, 2) float32]`` of world points ``(N, J, 3)`` in each camera (H36M distortion model); the
+    same projection the open benchmark applies when it loads."""
+    from .open_benchmark import project_open
+
+    return project_open(world, cameras)
 
 
 def h36m_metadata(splits: dict, fps: float, source: str) -> dict:

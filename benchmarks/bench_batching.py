@@ -128,8 +128,8 @@ def main() -> None:
                 rows.append((name, "per-sample loop", rf, sec_loop))
 
     print()
-    print(f"| device | method | receptive field | ms / batch | windows / s | speed-up vs loop |")
-    print(f"|---|---|---:|---:|---:|---:|")
+    print("| device | method | receptive field | ms / batch | windows / s | speed-up vs loop |")
+    print("|---|---|---:|---:|---:|---:|")
     loop_time = {(d, rf): s for d, m, rf, s in rows if m == "per-sample loop"}
     for dev, method, rf, sec in rows:
         ratio = loop_time.get((dev, rf))

@@ -26,15 +26,16 @@ from typing import Sequence
 import torch
 
 from poselift_core.batching import PoseTensors, iterate_minibatches, num_batches
+from poselift_core.models.gcn import GCN_VARIANTS
 from poselift_core.recipes import get_recipe
 from poselift_core.skeleton import get_skeleton
-from poselift_core.train import RunConfig, Trainer, resolve_device
+from poselift_core.device import resolve_device
+from poselift_core.train import RunConfig, Trainer
 
 H36M_TRAIN_FRAMES = 1_560_000
 # model name -> recipe whose batch size, loss and optimiser are timed
 BENCH_RECIPES = {
-    **{v: f"gcn-{v}-gt" for v in ("vanilla", "dc_vanilla", "preagg", "dc_preagg", "postagg", "dc_postagg",
-                                  "convst", "nosharing", "modulated", "semgcn")},
+    **{v: f"gcn-{v}-gt" for v in GCN_VARIANTS},
     "dgridconv": "gridconv-gt",
     "glagcn": "glagcn-h36m-gt-243",
 }

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_glagcn import ReferenceGLAGCN, copy_into  # noqa: E402
 
 from poselift_core.models.glagcn import build_glagcn  # noqa: E402
-from poselift_core.train import keep_freed_cpu_memory  # noqa: E402
+from poselift_core.device import keep_freed_cpu_memory  # noqa: E402
 
 
 def train_step(model: torch.nn.Module, x: torch.Tensor) -> None:

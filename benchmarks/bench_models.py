@@ -19,7 +19,7 @@ For each model in ``poselift_core.models.available()`` (GLA-GCN at 27 and 243 fr
   re-implementation of the released Any-GCN layout (benchmarks/reference_gcn.py, checked to compute the same
   function) interleaved step by step with ours, and reports the median per-step ratio.
 
-The process first calls :func:`poselift_core.train.keep_freed_cpu_memory` (as the trainer does on CPU), so glibc
+The process first calls :func:`poselift_core.device.keep_freed_cpu_memory` (as the trainer does on CPU), so glibc
 keeps freed blocks instead of faulting in fresh pages every step; ``--system-malloc`` times the default
 allocator instead. Models that fail to build or run are skipped with a message. All models take < 10 minutes on a quiet 2-core CPU.
 On a loaded machine, multi-thread CPU timings collapse from OpenMP barrier waits (measured 100x slower for
@@ -48,9 +48,9 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from poselift_core.models import count_parameters
+from poselift_core.models import available, build_model, count_parameters
 from poselift_core.skeleton import get_skeleton
-from poselift_core.train import keep_freed_cpu_memory
+from poselift_core.device import keep_freed_cpu_memory
 
 # Train-step samples/s of the original implementations, measured on their released code (2 threads, batch 256,
 # lightly loaded host). Keys: (model name, receptive field or None). postagg: with the one-line fix.
@@ -79,38 +79,10 @@ class Case:
 
 
 def model_names(requested: str | None) -> list[str]:
-    """Registered names; if a family module is missing or broken, the others are still listed."""
+    """The requested names (comma-separated), or every registered one."""
     if requested:
         return [n.strip() for n in requested.split(",") if n.strip()]
-    try:
-        from poselift_core.models import available
-        return available()
-    except Exception as exc:  # noqa: BLE001 - one broken family must not hide the others
-        print(f"note: models.available() failed ({type(exc).__name__}: {exc}); listing families one by one")
-    names = []
-    for family in FAMILIES:
-        try:
-            names += list(importlib.import_module(f"poselift_core.models.{family}").MODEL_BUILDERS)
-        except Exception as exc:  # noqa: BLE001
-            print(f"skip family {family!r}: {type(exc).__name__}: {exc}")
-    return names
-
-
-FAMILIES = ("gcn", "glagcn", "gridconv")
-
-
-def build(name: str, **overrides) -> nn.Module:
-    """``build_model``, or the family's own builder when another family breaks the shared registry."""
-    try:
-        from poselift_core.models import build_model
-        return build_model(name, **overrides)
-    except (ImportError, AttributeError, SyntaxError):
-        for family in FAMILIES:
-            with contextlib.suppress(Exception):
-                builders = importlib.import_module(f"poselift_core.models.{family}").MODEL_BUILDERS
-                if name in builders:
-                    return builders[name](**overrides)
-        raise
+    return available()
 
 
 def make_cases(names: list[str], quick: bool, device: str) -> list[Case]:
@@ -118,7 +90,7 @@ def make_cases(names: list[str], quick: bool, device: str) -> list[Case]:
     cases = []
     for name in names:
         try:
-            model = build(name)
+            model = build_model(name)
         except Exception as exc:  # noqa: BLE001
             print(f"skip {name}: does not build ({type(exc).__name__}: {exc})")
             continue
@@ -187,14 +159,16 @@ def inference_latency_ms(model: nn.Module, x1: torch.Tensor, amp: str | None, re
 
 def reference_ratio(case: Case, model: nn.Module, x: torch.Tensor, amp: str | None, device: str) -> str:
     """Median per-step time ratio reference layout / ours, steps interleaved (robust to machine load)."""
+    from poselift_core.models.gcn import GCN_VARIANTS
+
     here = str(Path(__file__).resolve().parent)
     if here not in sys.path:
         sys.path.insert(0, here)
     reference_gcn = importlib.import_module("reference_gcn")
-    if case.name not in reference_gcn.VARIANTS or case.overrides:
+    if case.name not in GCN_VARIANTS or case.overrides:
         return "—"
     ref = reference_gcn.ReferenceGCN(case.name).to(device)
-    eager = build(case.name).to(device)
+    eager = build_model(case.name).to(device)
     reference_gcn.copy_into(ref, eager)
     ref.eval()
     eager.eval()
@@ -214,7 +188,7 @@ def run_case(case: Case, args: argparse.Namespace, peak: float) -> dict | None:
     device, amp = args.device, args.amp
     try:
         torch.manual_seed(0)
-        model = build(case.name, **case.overrides).to(device)
+        model = build_model(case.name, **case.overrides).to(device)
         x = make_input(model, case.batch, device)
         params = count_parameters(model)
         flops = train_flops(model, x, amp)  # on the eager model; compiling does not change the work

@@ -16,12 +16,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from poselift_core.graph import topological_rank
 from poselift_core.models.gcn import GCNLifter
-from poselift_core.models.graph_conv import topological_rank
 from poselift_core.skeleton import get_skeleton
 
-VARIANTS = ("vanilla", "dc_vanilla", "preagg", "dc_preagg", "postagg", "dc_postagg", "convst", "nosharing",
-            "modulated", "semgcn")
 _STACK = {"vanilla": 1, "dc_vanilla": 2, "convst": 3, "modulated": 2, "semgcn": 2}  # shared weights
 _PER_JOINT = {"preagg": 1, "dc_preagg": 2, "postagg": 1, "dc_postagg": 2}
 

@@ -23,8 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from poselift_core.models.gridconv import (MODEL_BUILDERS, SGT_PRIORS, GridLifter, inverse_sgt_matrix,
-                                           sgt_matrix)
+from poselift_core.models import MODEL_BUILDERS
+from poselift_core.models.gridconv import SGT_PRIORS, GridLifter, inverse_sgt_matrix, sgt_matrix
 
 VARIANTS = ("dgridconv", "dgridconv_autogrids")
 _PADS = {"dgridconv": ("circular", "replicate"), "dgridconv_autogrids": ("circular", "zeros")}

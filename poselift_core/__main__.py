@@ -29,7 +29,7 @@ import errno  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Sequence  # noqa: E402
+from typing import Any, Callable, Sequence  # noqa: E402
 
 EXAMPLES = {
     "train": """examples:
@@ -125,8 +125,18 @@ def _add_data_args(p: argparse.ArgumentParser, required: bool, evaluate: bool = 
                    help="train split's subjects" + (" (evaluate: for the mean-pose baseline when the checkpoint "
                                                     "stores none)" if evaluate else "") + " (default: the data's)")
     p.add_argument("--test-subjects", nargs="+", metavar="S", help="test split's subjects (default: the data's)")
+    _add_device_args(p)
+
+
+def _add_device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, gpu, mps")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
+
+
+def _add_speed_args(p: argparse.ArgumentParser) -> None:
+    """Options of the training step that train and bench share."""
+    p.add_argument("--amp", choices=["bf16"], help="bfloat16 autocast (default: off)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training step")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,8 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace the results and checkpoint already in OUT")
     p.add_argument("--checkpoint-every", type=non_negative_int, default=0,
                    help="also checkpoint every N optimiser steps (0: only after each epoch)")
-    p.add_argument("--amp", choices=["bf16"], help="bfloat16 autocast (default: off)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    _add_speed_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                    help="override recipe fields, values as JSON; model_overrides is merged into the recipe's "
@@ -223,10 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=HelpFormatter)
     p.add_argument("--models", nargs="+", help="model names (default: the benchmark's list)")
     p.add_argument("--steps", type=positive_int, default=20, help="timed steps per configuration")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, gpu, mps")
-    p.add_argument("--amp", choices=["bf16"], help="bfloat16 autocast (default: off)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the step")
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
+    _add_device_args(p)
+    _add_speed_args(p)
     return parser
 
 
@@ -316,7 +323,7 @@ def _load_data(recipe, data: str, data_dir: str | None, train_subjects, test_sub
     except (DataError, FileNotFoundError, NotADirectoryError):
         raise
     except Exception:
-        from .data.__main__ import find_corrupt_npz
+        from .data.videopose3d import find_corrupt_npz
         found = find_corrupt_npz(_npz_candidates(data, data_dir))
         if found:
             raise DataError(found) from None
@@ -344,7 +351,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_ignored(recipe, args.data, explicit)
     _check_keypoints(args.keypoints, args.data, args.data_dir)
 
-    from .train import RunConfig, Trainer, check_output_folder, check_splits, resolve_device
+    from .device import resolve_device
+    from .train import RunConfig, Trainer, check_output_folder, check_splits
     from .distributed import shutdown
 
     resolve_device(args.device)                   # a missing GPU fails before any data is read
@@ -396,7 +404,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import AVERAGES, evaluate, frames_description, mean_training_pose, write_results
     from .models import count_parameters
     from .recipes import Recipe
-    from .train import check_splits, git_commit, resolve_device
+    from .device import resolve_device
+    from .train import check_splits, git_commit
 
     refuse_overwrite(args.out, RESULT_FILES, args.overwrite)     # before any work
     device = resolve_device(args.device)
@@ -470,7 +479,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from .train import resolve_device
+    from .device import resolve_device
 
     resolve_device(args.device)
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_epoch.py"
@@ -559,30 +568,46 @@ COMMANDS = {"list-recipes": cmd_list_recipes, "train": cmd_train, "evaluate": cm
             "lift": cmd_lift, "detect": cmd_detect}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
+            run: Callable[[argparse.Namespace], "int | None"],
+            describe: Callable[[BaseException], "str | None"] = error_line) -> int:
+    """Parse ``argv`` and call ``run(args)`` under the error contract of the module docstring.
+
+    Returns argparse's status for ``--help`` (0) or a usage error (2, printed on one line by
+    :class:`OneLineParser`), ``run``'s status (``None`` counts as 0), 130 on Ctrl-C and 0 when the output pipe
+    closes. An exception that ``describe`` turns into a line prints ``error: <line>`` and returns 2; one it
+    returns ``None`` for (a bug) keeps its traceback, as does every exception under ``POSELIFT_DEBUG=1``.
+    """
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as e:            # --help (0) or a usage error (2, already printed on one line)
         return int(e.code or 0)
-    if getattr(args, "data", None) is not None and args.data not in _data_sources():
-        print(f"error: unknown data {args.data!r}; use one of {', '.join(_data_sources())}", file=sys.stderr)
-        return 2
-    if getattr(args, "threads", None):
-        import torch
-        torch.set_num_threads(args.threads)   # on a shared CPU, fewer threads than cores avoids oversubscription
     try:
-        return COMMANDS[args.command](args)
+        return run(args) or 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:          # output piped into `head`
         return 0
     except Exception as e:  # noqa: BLE001 - user errors become one line; set POSELIFT_DEBUG=1 for the traceback
-        message = error_line(e)
+        message = describe(e)
         if os.environ.get("POSELIFT_DEBUG") or message is None:
             raise
         print(f"error: {message}", file=sys.stderr)
         return 2
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    if getattr(args, "data", None) is not None and args.data not in _data_sources():
+        raise ValueError(f"unknown data {args.data!r}; use one of {', '.join(_data_sources())}")
+    if getattr(args, "threads", None):
+        import torch
+        torch.set_num_threads(args.threads)   # on a shared CPU, fewer threads than cores avoids oversubscription
+    return COMMANDS[args.command](args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(build_parser(), argv, _run_command)
 
 
 if __name__ == "__main__":

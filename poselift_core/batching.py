@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
-from .skeleton import Skeleton
+from .skeleton import Skeleton, flip_index
 
 
 @dataclass
@@ -158,22 +158,11 @@ def sequence_windows(tensors: PoseTensors, seq: int, receptive_field: int, causa
 
 
 # --------------------------------------------------------------------------- flips
-def _flip_index(left: Sequence[int], right: Sequence[int], num_joints: int) -> list[int]:
-    if len(left) != len(right):
-        raise ValueError(f"left has {len(left)} joints but right has {len(right)}")
-    perm = list(range(num_joints))
-    for l, r in zip(left, right):
-        if not (0 <= l < num_joints and 0 <= r < num_joints):
-            raise ValueError(f"left/right pair ({l}, {r}) out of range for {num_joints} joints")
-        perm[l], perm[r] = r, l
-    return perm
-
-
 @functools.lru_cache(maxsize=64)
 def _flip_index_tensor(left: tuple[int, ...], right: tuple[int, ...], num_joints: int,
                        device: torch.device) -> torch.Tensor:
     # cached so a training loop does not rebuild (and copy to the GPU) the same permutation every batch
-    return torch.tensor(_flip_index(left, right, num_joints), dtype=torch.long, device=device)
+    return torch.tensor(flip_index(left, right, num_joints), dtype=torch.long, device=device)
 
 
 def _negate_x(x: torch.Tensor) -> torch.Tensor:
@@ -326,7 +315,7 @@ def make_batch(
         ``x2d``: ``(B, J2, 2)`` when ``receptive_field == 1``, else ``(B, T, J2, 2)`` edge-padded windows;
         ``y3d``: ``(B, J, 3)``, the target of the predicted (centre, or last if ``causal``) frame.
     """
-    F, J = tensors.num_frames, tensors.y3d.shape[-2]
+    F = tensors.num_frames
     device = tensors.device
     idx = idx.to(device)
     doubled = idx >= F
@@ -341,10 +330,7 @@ def make_batch(
         win = window_indices(frames, tensors, receptive_field, causal=causal)  # (B, T)
         x2d = gather_windows(x_all, win + row_shift.unsqueeze(-1))      # (B, T, J2, 2)
 
-    # targets are small (B, J, 3): mirror them directly, the joint swap folded into the gather
-    perm3 = _flip_index_tensor(tuple(tensors.skeleton.left), tuple(tensors.skeleton.right), J, device)
-    joints3 = torch.where(flags.unsqueeze(-1), perm3, torch.arange(J, device=device))   # (B, J)
-    y3d = tensors.y3d[frames.unsqueeze(-1), joints3]                   # (B, J, 3)
-    x_sign = 1.0 - 2.0 * flags.to(y3d.dtype)                            # (B,): -1 where flipped
-    y3d = torch.cat([y3d[..., :1] * x_sign[:, None, None], y3d[..., 1:]], dim=-1)
+    # targets are small (B, J, 3): mirror the whole batch and keep the mirrored rows of the flipped samples
+    y3d = tensors.y3d.index_select(0, frames)                           # (B, J, 3)
+    y3d = torch.where(flags[:, None, None], flip_pose_3d(y3d, tensors.skeleton), y3d)
     return x2d, y3d

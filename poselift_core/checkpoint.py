@@ -142,20 +142,18 @@ def plain_state_problem(value: Any, where: str = "checkpoint") -> str | None:
     if torch.is_tensor(value) or type(value) in _PLAIN or isinstance(value, torch.Size):
         return None
     if type(value) in (dict, collections.OrderedDict):      # state dicts are OrderedDicts
-        for k, v in value.items():
-            if type(k) not in _PLAIN:
-                return f"{where} key {k!r} ({type(k).__name__})"
-            found = plain_state_problem(v, f"{where}[{k!r}]")
-            if found:
-                return found
-        return None
-    if type(value) in (list, tuple):
-        for i, v in enumerate(value):
-            found = plain_state_problem(v, f"{where}[{i}]")
-            if found:
-                return found
-        return None
-    return f"{where} ({type(value).__module__}.{type(value).__qualname__})"
+        items = value.items()
+    elif type(value) in (list, tuple):
+        items = enumerate(value)                            # int indices: plain keys, printed as [i]
+    else:
+        return f"{where} ({type(value).__module__}.{type(value).__qualname__})"
+    for k, v in items:
+        if type(k) not in _PLAIN:
+            return f"{where} key {k!r} ({type(k).__name__})"
+        found = plain_state_problem(v, f"{where}[{k!r}]")
+        if found:
+            return found
+    return None
 
 
 def _unsafe_reason(e: BaseException) -> tuple[bool, str]:

@@ -114,23 +114,7 @@ def convert_sync_batchnorm(module: nn.Module, device_type: str) -> nn.Module:
     return out
 
 
-def broadcast_object(obj, src: int = 0):
-    """Send a picklable object from ``src`` to every rank (identity when not distributed)."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=src)
-    return box[0]
-
-
-def all_gather_objects(obj) -> list:
-    if not (dist.is_available() and dist.is_initialized()):
-        return [obj]
-    out = [None] * dist.get_world_size()
-    dist.all_gather_object(out, obj)
-    return out
-
-
 def barrier() -> None:
+    """Wait until every rank gets here (no-op when not distributed)."""
     if dist.is_available() and dist.is_initialized():
         dist.barrier()

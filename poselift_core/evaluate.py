@@ -18,16 +18,14 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from .batching import PoseTensors, gather_windows, predict_with_flip, window_indices
+from .data import canonical_action
 from .metrics import format_action_table, mpjpe, p_mpjpe, per_action_table
-
-# GridConv's 12 S9 sequences whose 3D ground truth drifts from the video (`OSVAI/GridConv`): (subject, action key).
-DRIFT_SEQUENCES = (("S9", "Greeting"), ("S9", "SittingDown 1"), ("S9", "Waiting 1"))
 
 
 def frame_blocks(tensors: PoseTensors, max_frames: int | None = None,
@@ -128,7 +126,7 @@ def evaluate(model: torch.nn.Module, tensors: PoseTensors, tta: bool = False, ba
 
 def _two_averages(e: torch.Tensor, actions: list, seq: torch.Tensor) -> tuple[float, float]:
     """(per-action average, frame average) of per-frame errors ``e`` (N,)."""
-    return per_action_table(e, actions, frame_seq=seq)["Average"], e.double().mean().item()
+    return per_action_table(e, actions, frame_seq=seq, action_of=canonical_action)["Average"], e.double().mean().item()
 
 
 def score(pred: torch.Tensor, target: torch.Tensor, tensors: PoseTensors, frames: torch.Tensor,
@@ -143,8 +141,8 @@ def score(pred: torch.Tensor, target: torch.Tensor, tensors: PoseTensors, frames
     e1 = mpjpe(pred, target, reduction="none") * 1000.0                     # (N,) mm
     e2 = p_mpjpe(pred, target, reduction="none") * 1000.0
     seq = tensors.frame_seq.index_select(0, frames).cpu()
-    t1 = per_action_table(e1, tensors.actions, tensors.subjects, frame_seq=seq)
-    t2 = per_action_table(e2, tensors.actions, tensors.subjects, frame_seq=seq)
+    t1 = per_action_table(e1, tensors.actions, tensors.subjects, frame_seq=seq, action_of=canonical_action)
+    t2 = per_action_table(e2, tensors.actions, tensors.subjects, frame_seq=seq, action_of=canonical_action)
     e0 = None
     if mean_pose is not None:
         base = mean_pose.to(target.device, target.dtype).expand_as(target)
@@ -254,33 +252,6 @@ def mean_pose_baseline(train_set: PoseTensors, test_set: PoseTensors, max_frames
     """
     model = MeanPose(mean_training_pose(train_set)).to(test_set.device)
     return evaluate(model, test_set, max_frames=max_frames)
-
-
-def drop_sequences(tensors: PoseTensors, exclude: Sequence[tuple[str, str]] = DRIFT_SEQUENCES) -> PoseTensors:
-    """A copy of ``tensors`` without the sequences whose ``(subject, action key)`` is in ``exclude``
-    (default: the S9 drift sequences, all cameras). For loaders that cannot exclude them themselves."""
-    keep = [s for s in range(tensors.num_sequences)
-            if (tensors.subjects[s], tensors.actions[s]) not in set(exclude)]
-    return select_sequences(tensors, keep)
-
-
-def select_sequences(tensors: PoseTensors, keep: Sequence[int]) -> PoseTensors:
-    """A :class:`PoseTensors` with only the sequences ``keep`` (re-indexed, frames contiguous again)."""
-    from dataclasses import replace
-
-    dev = tensors.device
-    keep_t = torch.as_tensor(list(keep), dtype=torch.long, device=dev)
-    lengths = tensors.seq_length.index_select(0, keep_t)
-    starts = tensors.seq_start.index_select(0, keep_t)
-    frames = torch.cat([torch.arange(int(a), int(a) + int(n), device=dev) for a, n in zip(starts, lengths)]) \
-        if len(keep) else torch.zeros(0, dtype=torch.long, device=dev)
-    new_start = torch.cumsum(lengths, 0) - lengths
-    return replace(
-        tensors, x2d=tensors.x2d[frames], y3d=tensors.y3d[frames], root=tensors.root[frames],
-        frame_seq=torch.repeat_interleave(torch.arange(len(keep), device=dev), lengths),
-        seq_start=new_start, seq_length=lengths, intrinsics=tensors.intrinsics.index_select(0, keep_t),
-        subjects=[tensors.subjects[s] for s in keep], actions=[tensors.actions[s] for s in keep],
-        cameras=[tensors.cameras[s] for s in keep])
 
 
 # ------------------------------------------------------------------------------------------ reports

@@ -66,6 +66,20 @@ H36M-17 joint  made from (COCO names)                      why
 14-16 r. arm   right_shoulder, right_elbow, right_wrist    direct (RShoulder, RElbow, RWrist).
 =============  ==========================================  ===============================================
 
+Other 3D joint sets
+-------------------
+:func:`to_skeleton` makes the same joints for the other skeletons of :mod:`poselift_core.skeleton`, so that
+detections next to ground-truth 3D of another joint set load as a training pair (VideoPose3D's HumanEva-I file
+``data_2d_humaneva15_detectron_pt_coco.npz`` holds COCO-17 next to 15-joint 3D):
+
+* ``h36m16`` (the SemGCN family): the table above without Neck/Nose.
+* ``humaneva15`` (HumanEva-I, Sigal et al., IJCV 2010): every joint is made as the Human3.6M-17 joint of the
+  same place on the body. ``Pelvis`` = Hip (the mid-hip point: HumanEva's pelvis, like Human3.6M's, lies between
+  the hip joints), ``Thorax`` = Thorax (the mid-shoulder point: HumanEva's thorax is the top of the torso
+  between the shoulders), ``Head`` = Head (the head top from the ears and shoulders: HumanEva's head joint is the
+  far end of the head segment), ``LAnkle`` / ``RAnkle`` = LFoot / RFoot (the ankles), and the shoulders,
+  elbows, wrists, hips and knees directly.
+
 OpenPose's own ``Neck`` and ``MidHip`` are not used: OpenPose trained them as the mid-points of the
 shoulders and of the hips, so recomputing them from those joints gives the same point and makes the three
 adapters agree exactly on the same person. The remaining gap between these definitions and the mocap
@@ -85,7 +99,7 @@ from typing import Any, Literal, Mapping, Sequence, Union
 import numpy as np
 
 from .camera import normalize_screen_coordinates
-from .skeleton import H36M_17
+from .skeleton import H36M_16, H36M_17, HUMANEVA_15, Skeleton
 
 __all__ = [
     "KeypointError",
@@ -95,8 +109,10 @@ __all__ = [
     "LIMB_PAIRS",
     "DEFAULT_MIN_CONFIDENCE",
     "HEAD_TOP_EXTENT",
+    "ADAPTED_SKELETONS",
     "get_layout",
     "to_h36m",
+    "to_skeleton",
     "fill_missing",
     "normalize_to_screen",
     "repair_left_right_swaps",
@@ -167,6 +183,20 @@ _H36M_FROM_COCO: dict[str, dict[str, float]] = {
 }
 
 
+#: Skeleton name -> {its joint: the Human3.6M-17 joint made the same way} (module docstring, "Other 3D joint
+#: sets"). A target joint takes the recipe row of its Human3.6M-17 counterpart.
+_AS_H36M17: dict[str, dict[str, str]] = {
+    "h36m17": {n: n for n in H36M_17.names},
+    "h36m16": {n: n for n in H36M_16.names},
+    "humaneva15": {"Pelvis": "Hip", "Thorax": "Thorax", "LShoulder": "LShoulder", "LElbow": "LElbow",
+                   "LWrist": "LWrist", "RShoulder": "RShoulder", "RElbow": "RElbow", "RWrist": "RWrist",
+                   "LHip": "LHip", "LKnee": "LKnee", "LAnkle": "LFoot", "RHip": "RHip", "RKnee": "RKnee",
+                   "RAnkle": "RFoot", "Head": "Head"},
+}
+#: The 3D joint sets :func:`to_skeleton` maps detector keypoints onto.
+ADAPTED_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (H36M_17, H36M_16, HUMANEVA_15)}
+
+
 @dataclass(frozen=True)
 class KeypointLayout:
     """A detector's joint set.
@@ -187,12 +217,6 @@ class KeypointLayout:
     @property
     def num_joints(self) -> int:
         return len(self.names)
-
-    def index(self, name: str) -> int:
-        try:
-            return self.names.index(name)
-        except ValueError:
-            raise KeyError(f"layout {self.name!r} has no joint {name!r}; joints: {list(self.names)}") from None
 
 
 def _layout_from_coco_names(name: str, names: tuple[str, ...], description: str,
@@ -231,17 +255,21 @@ def get_layout(layout: "str | KeypointLayout") -> KeypointLayout:
 
 
 @lru_cache(maxsize=None)
-def _gather_table(layout: KeypointLayout) -> tuple[np.ndarray, np.ndarray]:
-    """``(index (17, K), weight (17, K))``: H36M joint ``j`` = ``sum_k weight[j, k] * x[index[j, k]]``.
+def _gather_table(layout: KeypointLayout, skeleton: str = "h36m17") -> tuple[np.ndarray, np.ndarray]:
+    """``(index (J, K), weight (J, K))``: target joint ``j`` = ``sum_k weight[j, k] * x[index[j, k]]``.
 
-    Rows shorter than ``K`` are padded with their own first source at weight 0, so a padded slot never
-    brings in another joint's NaN (``0 * nan`` is ``nan``) and never lowers the minimum confidence.
+    ``J`` is the joint count of ``skeleton`` (a key of :data:`ADAPTED_SKELETONS`); each target joint takes the
+    recipe row of its Human3.6M-17 counterpart. Rows shorter than ``K`` are padded with their own first source
+    at weight 0, so a padded slot never brings in another joint's NaN (``0 * nan`` is ``nan``) and never
+    lowers the minimum confidence.
     """
-    K = max(len(r) for r in layout.recipe)
-    index = np.zeros((len(layout.recipe), K), dtype=np.intp)
-    weight = np.zeros((len(layout.recipe), K), dtype=np.float64)
-    for j, row in enumerate(layout.recipe):
-        src = [layout.index(n) for n, _ in row]
+    by_name = dict(zip(H36M_17.names, layout.recipe))
+    rows = [by_name[_AS_H36M17[skeleton][n]] for n in ADAPTED_SKELETONS[skeleton].names]
+    K = max(len(r) for r in rows)
+    index = np.zeros((len(rows), K), dtype=np.intp)
+    weight = np.zeros((len(rows), K), dtype=np.float64)
+    for j, row in enumerate(rows):
+        src = [layout.names.index(n) for n, _ in row]  # recipes are written on the layout's own names
         index[j] = src + [src[0]] * (K - len(src))
         weight[j, :len(row)] = [w for _, w in row]
     return index, weight
@@ -264,30 +292,43 @@ def _float_array(x: Any, what: str, source: "PathLike | None") -> np.ndarray:
 # --------------------------------------------------------------------------- adapters
 def to_h36m(keypoints: np.ndarray, layout: "str | KeypointLayout", *, points: bool = False,
             source: "PathLike | None" = None) -> np.ndarray:
-    """Detector keypoints to the Human3.6M-17 order (module docstring table).
+    """Detector keypoints to the Human3.6M-17 order (module docstring table): :func:`to_skeleton` onto
+    ``"h36m17"``; ``(..., J, C) -> (..., 17, C)``."""
+    return to_skeleton(keypoints, layout, H36M_17, points=points, source=source)
+
+
+def to_skeleton(keypoints: np.ndarray, layout: "str | KeypointLayout", skeleton: "str | Skeleton", *,
+                points: bool = False, source: "PathLike | None" = None) -> np.ndarray:
+    """Detector keypoints onto the joints of a 3D skeleton: Human3.6M-17, Human3.6M-16 or HumanEva-15.
 
     Args:
         keypoints: ``(..., J, 2)`` pixels or ``(..., J, 3)`` pixels + confidence, usually ``(frames, J, C)``;
             ``J`` must be the layout's joint count.
         layout: a name in :data:`LAYOUTS` or a :class:`KeypointLayout`.
+        skeleton: a name in :data:`ADAPTED_SKELETONS` or one of those skeletons.
         points: True when every channel is a coordinate (``(..., J, 3)`` 3D points triangulated in the
             detector's layout): all channels then take the weighted sums and none is a confidence.
         source: the file the keypoints came from, named in errors.
 
     Returns:
-        ``(..., 17, C)``, the input's float dtype. Derived joints are weighted sums of their sources, their
+        ``(..., J_skeleton, C)``, the input's float dtype. Derived joints are weighted sums of their sources, their
         confidence the minimum of the sources'; a NaN source makes the derived joint NaN.
 
     Raises:
-        KeypointError: the joint count or channel count does not fit the layout.
+        KeypointError: the joint count or channel count does not fit the layout, or no mapping reaches
+        ``skeleton``.
     """
     lay = get_layout(layout)
+    target = skeleton.name if isinstance(skeleton, Skeleton) else str(skeleton)
+    if target not in ADAPTED_SKELETONS:
+        raise KeypointError(f"{_where(source)}no mapping from layout {lay.name!r} to skeleton {target!r}; "
+                            f"mapped skeletons: {sorted(ADAPTED_SKELETONS)}")
     kp = _float_array(keypoints, "keypoints", source)
     if kp.ndim < 2 or kp.shape[-2] != lay.num_joints or (kp.shape[-1] not in (2, 3) and not points):
         raise KeypointError(f"{_where(source)}layout {lay.name!r} needs keypoints of shape (frames, "
                             f"{lay.num_joints}, 2 or 3), got {tuple(kp.shape)}")
-    index, weight = _gather_table(lay)
-    gathered = kp[..., index, :]                                      # (..., 17, K, C)
+    index, weight = _gather_table(lay, target)
+    gathered = kp[..., index, :]                                      # (..., J_skeleton, K, C)
     n_coords = kp.shape[-1] if points else 2
     coords = (gathered[..., :n_coords] * weight[..., None].astype(kp.dtype)).sum(-2)
     if n_coords == kp.shape[-1]:

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import torch
 
 from ._bundled_path import bundled_path
+from .models.gcn import GCN_VARIANTS
 
 __all__ = ["BoardEntry", "BOARD", "STEPS", "BATCH", "THREADS", "train_entry", "run_board", "read_board",
            "board_rows", "board_markdown", "mean_pose_text", "TABLE_FILE"]
@@ -48,11 +49,9 @@ class BoardEntry:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
-_GCN = ("vanilla", "dc_vanilla", "preagg", "dc_preagg", "postagg", "dc_postagg", "convst", "nosharing", "modulated")
 BOARD: list[BoardEntry] = (
-    [BoardEntry(v, f"gcn-{v}-gt", "GCN weight sharing") for v in _GCN]
-    + [BoardEntry("SemGCN", "gcn-semgcn-gt", "GCN weight sharing"),
-       BoardEntry("GLA-GCN (27 frames)", "glagcn-h36m-gt-27", "GLA-GCN"),
+    [BoardEntry("SemGCN" if v == "semgcn" else v, f"gcn-{v}-gt", "GCN weight sharing") for v in GCN_VARIANTS]
+    + [BoardEntry("GLA-GCN (27 frames)", "glagcn-h36m-gt-27", "GLA-GCN"),
        BoardEntry("GridConv (static)", "gridconv-static-gt", "GridConv"),
        BoardEntry("D-GridConv", "gridconv-gt", "GridConv"),
        BoardEntry("D-GridConv + AutoGrids", "gridconv-autogrids-gt", "GridConv")])
@@ -116,7 +115,8 @@ def run_board(out_dir: "str | Path", names: "Sequence[str] | None" = None, steps
                    + (f" --steps {steps}" if steps != STEPS else "") + (f" --batch {batch}" if batch != BATCH else ""),
         "git_commit": git_commit(), "data": "open", "data_content_sha256": meta.get("content_sha256"),
         "wall_time_s": round(time.time() - t0, 1), "threads": THREADS,
-        "machine": f"{platform.machine()} {cpu_name() or platform.processor() or 'unknown CPU'}", "torch": str(torch.__version__),
+        "machine": f"{platform.machine()} {cpu_name() or platform.processor() or 'unknown CPU'}",
+        "torch": str(torch.__version__),
         "date": time.strftime("%Y-%m-%d"), "rows": rows,
     }
     out = Path(out_dir)
@@ -149,7 +149,7 @@ def board_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def mean_pose_text(rows: Sequence[dict[str, Any]]) -> str:
-    """``"187.8 mm MPJPE (16-joint rows), 184.0 mm (17-joint rows)"``: the baseline per joint set of the rows."""
+    """``"187.8 mm MPJPE (16-joint rows), 184.0 mm MPJPE (17-joint rows)"``: the baseline per joint set of the rows."""
     base = {r["joints"]: r["mean_pose_mpjpe"] for r in rows}
     return ", ".join(f"{v:.1f} mm MPJPE ({j}-joint rows)" for j, v in sorted(base.items()))
 

@@ -39,11 +39,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .camera import H36M_CAMERAS, normalize_screen_coordinates
+from .camera import normalize_screen_coordinates
+from .data.h36m import H36M_CAMERAS
 from .keypoints import (DEFAULT_MIN_CONFIDENCE, KeypointError, fill_missing, get_layout, read_keypoints,
                         repair_left_right_swaps, to_h36m)
 from .skeleton import H36M_17

@@ -18,8 +18,6 @@ from typing import Callable, Literal, Mapping, Sequence
 import numpy as np
 import torch
 
-from .data.h36m import canonical_action
-
 __all__ = [
     "joint_errors",
     "mpjpe",
@@ -276,23 +274,26 @@ def per_action_table(
     actions: Sequence[str],
     subjects: "Sequence[str] | None" = None,
     frame_seq: "torch.Tensor | np.ndarray | None" = None,
+    action_of: "Callable[[str], str] | None" = None,
 ) -> dict:
-    """Frame-weighted mean error per canonical action and the paper-style unweighted ``"Average"``.
+    """Frame-weighted mean error per action and the paper-style unweighted ``"Average"``.
 
     Args:
         errors: ``(N,)`` one error per frame (``mpjpe(..., reduction="none")``), any units.
-        actions: raw action keys (``"Directions 1"``), one per frame, or one per sequence when ``frame_seq``
-            is given. Keys are grouped by the text before the first space and compared for equality, so
-            ``Sitting`` and ``SittingDown`` stay separate.
+        actions: action labels, one per frame, or one per sequence when ``frame_seq`` is given.
         subjects: optional subject labels in the same layout as ``actions``; adds a per-subject breakdown.
         frame_seq: optional ``(N,)`` sequence index per frame (``PoseTensors.frame_seq``).
+        action_of: maps a label to the action it is averaged under, compared for equality; pass
+            :func:`poselift_core.data.canonical_action` for raw file keys (``"Directions 1"`` and
+            ``"Directions 2"`` -> ``"Directions"``, while ``Sitting`` and ``SittingDown`` stay apart).
+            Default: every distinct label is an action of its own.
 
     Returns:
         ``{action: mean, ..., "Average": mean over actions}`` in Human3.6M column order (floats). With
         ``subjects``: ``{subject: such a table, ..., "All": the table over every subject}``.
     """
     err = torch.as_tensor(errors).detach().to(torch.float64).cpu().reshape(-1)
-    names, codes = _codes(actions, frame_seq, err.numel(), canonical_action, _action_sort_key)
+    names, codes = _codes(actions, frame_seq, err.numel(), action_of or str, _action_sort_key)
 
     def table(mask: "torch.Tensor | None") -> dict[str, float]:
         c, e = (codes, err) if mask is None else (codes[mask], err[mask])

@@ -1,7 +1,7 @@
 """Calibrated multi-view geometry: a Qualisys calibration reader, the OpenCV lens model and robust triangulation.
 
 Used to turn synchronised 2D detections from several calibrated cameras into a 3D reference (the book's
-chapter "Lifting your own video" checks single-view lifting against it). NumPy only.
+chapter "Lifting your own video" checks single-view lifting against it). Computed with NumPy.
 
 Conventions:
 
@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from .skeleton import flip_index
 
 __all__ = [
     "MultiViewCamera",
@@ -377,11 +379,12 @@ def _mirror_index(J: int, groups: Sequence[tuple[str, Sequence[int], Sequence[in
     mirror = np.arange(J)
     group_of = np.full(J, -1)
     for g, (name, left, right) in enumerate(groups):
-        left, right = np.asarray(left), np.asarray(right)
-        if len(left) != len(right) or max(left.max(), right.max()) >= J:
-            raise ValueError(f"swap group {name!r}: left/right lists must pair up and index < {J}")
-        mirror[left], mirror[right] = right, left
-        group_of[left] = group_of[right] = g
+        try:
+            swap = np.asarray(flip_index(left, right, J))         # this group's left/right exchange
+        except ValueError as e:
+            raise ValueError(f"swap group {name!r}: {e}") from None
+        mirror = swap[mirror]                                     # groups are disjoint: compose the swaps
+        group_of[list(left) + list(right)] = g
     return mirror, group_of
 
 
@@ -460,17 +463,19 @@ def triangulate_views(
     if G:
         s = np.where(group_of >= 0, np.take(swapped, np.maximum(group_of, 0), axis=2), False)
     uv_f, xn_f, w_f = relabel(uv, s), relabel(xn, s), relabel(w[..., None], s)[..., 0]
-    X = triangulate_dlt(xn_f, P, w_f)
-    if refine:
-        X = refine_points(X, xn_f, cameras, w_f)
-    err = reprojection_errors(X, cameras, uv_f)
+
+    def solve(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points (F, J, 3) from the relabelled views with per-view ``weights`` (V, F, J), and their errors."""
+        X = triangulate_dlt(xn_f, P, weights)
+        if refine:
+            X = refine_points(X, xn_f, cameras, weights)
+        return X, reprojection_errors(X, cameras, uv_f)
+
+    X, err = solve(w_f)
     if outlier_px is not None:
         worst = np.argmax(np.where(w_f > 0, np.nan_to_num(err, nan=np.inf), -1.0), axis=0)   # (F, J)
         drop = (np.take_along_axis(err, worst[None], 0)[0] > outlier_px) & ((w_f > 0).sum(0) >= 3)
         w_f = np.where((np.arange(V)[:, None, None] == worst[None]) & drop[None], 0.0, w_f)
-        X = triangulate_dlt(xn_f, P, w_f)
-        if refine:
-            X = refine_points(X, xn_f, cameras, w_f)
-        err = reprojection_errors(X, cameras, uv_f)
+        X, err = solve(w_f)
     return Triangulation(points=X, errors=err, swapped=swapped, used=w_f > 0,
                          group_names=tuple(g[0] for g in swap_groups))

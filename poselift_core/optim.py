@@ -12,6 +12,7 @@ from typing import Any, Iterable
 import torch
 import torch.nn.functional as F
 
+from .metrics import mpjpe
 from .recipes import Recipe
 
 
@@ -20,18 +21,21 @@ def pose_loss(kind: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tens
     """Training loss between predicted and target poses ``(..., J, 3)`` in metres (a scalar).
 
     ``mse``: mean squared error over all coordinates; ``mse_l1``: ``0.9·MSE + 0.1·L1`` (Any-GCN, ModGCN-GT);
-    ``mpjpe``: mean Euclidean joint distance (GLA-GCN); ``mpjpe_l1``: ``0.99·MPJPE + 0.01·L1`` (ModGCN-benchmark);
+    ``mpjpe``: mean Euclidean joint distance, :func:`~poselift_core.metrics.mpjpe` (GLA-GCN);
+    ``mpjpe_l1``: ``0.99·MPJPE + 0.01·L1`` (ModGCN-benchmark);
     ``grid_mse``: MSE on whatever tensors are given (the trainer passes GridConv's 5×5 grids).
     """
     if kind in ("mse", "grid_mse"):
         return F.mse_loss(pred, target)
     if kind == "mse_l1":
         return 0.9 * F.mse_loss(pred, target) + 0.1 * F.l1_loss(pred, target)
-    mpjpe = torch.linalg.vector_norm(pred - target, dim=-1).mean()
+    # per-pose errors averaged in the input's dtype: reduction="mean" would accumulate in float64, which a
+    # training step does not need (and MPS lacks); every pose has J joints, so this is the mean over all joints
+    error = mpjpe(pred, target, reduction="none").mean()
     if kind == "mpjpe":
-        return mpjpe
+        return error
     if kind == "mpjpe_l1":
-        return 0.99 * mpjpe + 0.01 * F.l1_loss(pred, target)
+        return 0.99 * error + 0.01 * F.l1_loss(pred, target)
     raise ValueError(f"unknown loss {kind!r}")
 
 

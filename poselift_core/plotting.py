@@ -144,6 +144,24 @@ def _xyz(points: np.ndarray) -> dict:
     return dict(x=points[:, 0], y=points[:, 1], z=points[:, 2])
 
 
+def _scene(P: np.ndarray, up: str) -> dict:
+    """A plotly 3D scene whose equal axes hold every point of ``P`` ``(N, points, 3)`` (display frame)."""
+    centre = (np.nanmax(P, axis=(0, 1)) + np.nanmin(P, axis=(0, 1))) / 2
+    half = max(float(np.nanmax(np.ptp(P.reshape(-1, 3), axis=0))) / 2, 1e-3) * 1.05
+    return dict(aspectmode="cube", camera=dict(eye=_EYE[up], up=dict(x=0, y=0, z=1)),
+                **{f"{a}axis": dict(range=[c - half, c + half], title=t)
+                   for a, c, t in zip("xyz", centre, _AXIS_TITLES[up])})
+
+
+def _animated(fig: Any, frames: list[dict], fps: float) -> Any:
+    """``fig`` with ``frames`` (named "0" .. "n-1"), a play button and a frame slider."""
+    import plotly.graph_objects as go
+
+    menus, sliders = _animation_controls(len(frames), fps)
+    fig.update_layout(updatemenus=menus, sliders=sliders)
+    return go.Figure(fig.to_dict() | {"frames": frames}, _validate=False)
+
+
 def _animation_controls(n: int, fps: float) -> tuple[list, list]:
     """Play/pause buttons and a frame slider for frames named "0" .. "n-1"."""
     still = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
@@ -188,12 +206,7 @@ def plot_skeleton_3d(poses: Any, skeleton: Skeleton | str = "h36m17", fps: float
     if P.ndim != 3 or P.shape[1:] != (sk.num_joints, 3):
         raise ValueError(f"poses must be (J, 3) or (N, J, 3) with J={sk.num_joints}, got {tuple(_np(poses).shape)}")
     P = P @ _UP[up].T  # (N, J, 3) in the display frame
-    centre = (np.nanmax(P, axis=(0, 1)) + np.nanmin(P, axis=(0, 1))) / 2
-    half = max(float(np.nanmax(np.ptp(P.reshape(-1, 3), axis=0))) / 2, 1e-3) * 1.05
-    titles = _AXIS_TITLES[up]
-    scene = dict(aspectmode="cube", camera=dict(eye=_EYE[up], up=dict(x=0, y=0, z=1)),
-                 **{f"{a}axis": dict(range=[c - half, c + half], title=t)
-                    for a, c, t in zip("xyz", centre, titles)})
+    scene = _scene(P, up)
     xyz = _trace_xyz(P, sk)
     traces = [go.Scatter3d(**_xyz(pts[0]), mode="lines", name=f"{side} bones", hoverinfo="skip",
                            line=dict(color=SIDE_COLORS[side], width=6))
@@ -209,9 +222,7 @@ def plot_skeleton_3d(poses: Any, skeleton: Skeleton | str = "h36m17", fps: float
         coords = [np.round(pts, 4).transpose(2, 0, 1).tolist() for pts in xyz]  # (3, N, points) per trace
         frames = [dict(name=str(i), data=[dict(type="scatter3d", x=c[0][i], y=c[1][i], z=c[2][i]) for c in coords])
                   for i in range(len(P))]  # NaN gaps become null in the page's JSON
-        menus, sliders = _animation_controls(len(P), fps)
-        fig.update_layout(updatemenus=menus, sliders=sliders)
-        fig = go.Figure(fig.to_dict() | {"frames": frames}, _validate=False)
+        fig = _animated(fig, frames, fps)
     return fig
 
 
@@ -242,12 +253,7 @@ def plot_prediction_3d(pred: Any, target: Any, skeleton: Skeleton | str = "h36m1
         raise ValueError(f"labels has {len(labels)} entries for {len(P)} frames")
     err_mm = np.linalg.norm(P - T, axis=-1) * 1000.0                  # (N, J)
     P, T = P @ _UP[up].T, T @ _UP[up].T
-    both = np.concatenate([P, T], axis=1)
-    centre = (np.nanmax(both, axis=(0, 1)) + np.nanmin(both, axis=(0, 1))) / 2
-    half = max(float(np.nanmax(np.ptp(both.reshape(-1, 3), axis=0))) / 2, 1e-3) * 1.05
-    scene = dict(aspectmode="cube", camera=dict(eye=_EYE[up], up=dict(x=0, y=0, z=1)),
-                 **{f"{a}axis": dict(range=[c - half, c + half], title=t)
-                    for a, c, t in zip("xyz", centre, _AXIS_TITLES[up])})
+    scene = _scene(np.concatenate([P, T], axis=1), up)
     truth_bones = np.concatenate(_trace_xyz(T, sk)[:3], axis=1)     # all bones of the truth, (N, points, 3)
     xyz = _trace_xyz(P, sk)
     hover = [[f"{n}: {e:.0f} mm" for n, e in zip(sk.names, row)] for row in err_mm]
@@ -272,9 +278,7 @@ def plot_prediction_3d(pred: Any, target: Any, skeleton: Skeleton | str = "h36m1
             if labels is not None:
                 frame["layout"] = dict(title=dict(text=f"{title}<br><sub>{labels[i]}</sub>" if title else labels[i]))
             frames.append(frame)
-        menus, sliders = _animation_controls(len(P), fps)
-        fig.update_layout(updatemenus=menus, sliders=sliders)
-        fig = go.Figure(fig.to_dict() | {"frames": frames}, _validate=False)
+        fig = _animated(fig, frames, fps)
     return fig
 
 
@@ -443,11 +447,11 @@ def _grid_weights(grid: Any, sk: Skeleton, grid_shape: tuple[int, int]) -> np.nd
     if isinstance(grid, (list, tuple)) and grid and isinstance(grid[0][0], (str, tuple, list)):
         if len(grid) != H or any(len(row) != W for row in grid):
             raise ValueError(f"name table must be {H}x{W}")
-        Wm = np.zeros((H * W, sk.num_joints))
-        for k, cell in enumerate(c for row in grid for c in row):
-            cell = (cell,) if isinstance(cell, str) else tuple(cell)
-            Wm[k, [sk.index(n) for n in cell]] = 1.0 / len(cell)
-        return Wm
+        import torch  # only here: the table is read by GridConv's own SGT matrix
+
+        from .models.gridconv import sgt_matrix
+
+        return sgt_matrix(torch.float64, grid, sk).numpy()
     Wm = _np(grid)
     if Wm.shape != (H * W, sk.num_joints):
         raise ValueError(f"grid assignment must be ({H * W}, {sk.num_joints}) or a {H}x{W} name table, "

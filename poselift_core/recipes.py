@@ -18,9 +18,11 @@ Explained on the book's page "Using the library from the command line" (section 
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from typing import Any
+
+from .config import check_config, check_keys
+from .models.gcn import GCN_VARIANTS
 
 PROFILES = ("quick", "full")
 OPTIMIZERS = ("adam", "amsgrad", "adamw", "ranger", "sgd")
@@ -82,64 +84,23 @@ class Recipe:
     notes: str = ""
 
     def __post_init__(self) -> None:
-        _check_types(self)
-        for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
-                             ("profile", PROFILES)):
-            if getattr(self, key) not in allowed:
-                raise ValueError(f"recipe {self.name!r}: {key}={getattr(self, key)!r} is not one of {allowed}")
-        if min(self.batch_size, self.epochs, self.decay_every, self.eval_every, self.eval_batch_size) < 1:
-            raise ValueError(f"recipe {self.name!r}: batch_size, epochs, decay_every, eval_every and "
-                             "eval_batch_size must be >= 1")
-        if min(self.log_every, self.eval_every_steps) < 0 or (self.eval_steps_max_frames is not None
-                                                                and self.eval_steps_max_frames < 1):
-            raise ValueError(f"recipe {self.name!r}: log_every and eval_every_steps must be >= 0 (0: off) and "
-                             f"eval_steps_max_frames >= 1 or None, got {self.log_every}, {self.eval_every_steps}, "
-                             f"{self.eval_steps_max_frames}")
+        at_least_one = (1, None)
+        check_config(self, f"recipe {self.name!r}",
+                     choices={"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "loss": LOSSES, "profile": PROFILES},
+                     ranges={"batch_size": at_least_one, "epochs": at_least_one, "decay_every": at_least_one,
+                             "eval_every": at_least_one, "eval_batch_size": at_least_one,
+                             "log_every": (0, None), "eval_every_steps": (0, None),  # 0: off
+                             "eval_steps_max_frames": at_least_one})
         if self.actions is not None:
             self.actions = tuple(self.actions)
 
     def replace(self, **overrides: Any) -> "Recipe":
         """A copy with some fields changed; unknown keys and wrong types raise ``ValueError`` naming them."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ValueError(f"unknown recipe key(s) {unknown}; known keys: {sorted(known)}")
+        check_keys(Recipe, overrides, f"recipe {self.name!r}")
         return dataclasses.replace(self, **overrides)
 
 
-def _check_types(recipe: Recipe) -> None:
-    """nanoGPT's configurator check, without ``exec``: each value must match its annotation."""
-    hints = typing.get_type_hints(Recipe)
-    for f in dataclasses.fields(recipe):
-        value = getattr(recipe, f.name)
-        if not _matches(value, hints[f.name]):
-            raise ValueError(f"recipe {recipe.name!r}: {f.name}={value!r} has type {type(value).__name__}, "
-                             f"expected {hints[f.name]}")
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return True
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return any(_matches(value, a) for a in args)
-    if hint is type(None):
-        return value is None
-    if origin in (tuple, list):
-        return isinstance(value, (tuple, list)) and all(_matches(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict)
-    if hint is float:  # an int is a fine float (lr=1 is a valid if odd choice); a bool is not
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
 # --------------------------------------------------------------------------------------- the recipes
-GCN_VARIANTS = ("vanilla", "dc_vanilla", "preagg", "dc_preagg", "postagg", "dc_postagg", "convst",
-                "nosharing", "modulated", "semgcn")
-
 # Any-GCN main_gcn.py (`tamasino52/Any-GCN`): Liu et al.'s own recipe could not be checked; Any-GCN's coded one is the
 # closest and decays as often as the same-lab ModGCN-GT script (≈12 times in 50 epochs, final lr ≈ 0.61e-3).
 _ANYGCN = dict(dataset="h36m", keypoints="gt", joints=16, batch_size=256, epochs=50, optimizer="adam", lr=1e-3,
@@ -267,12 +228,3 @@ def get_recipe(name: str, profile: str = "full", **overrides: Any) -> Recipe:
         overrides["model_overrides"] = {**recipe.model_overrides, **overrides["model_overrides"]}
     return recipe.replace(**overrides) if overrides else recipe
 
-
-def recipe_table() -> str:
-    """Markdown table of the full recipes (for the book; generated so it cannot drift from the code)."""
-    cols = ("name", "model", "keypoints", "joints", "batch_size", "epochs", "optimizer", "lr", "schedule", "loss",
-            "grad_clip", "flip_aug", "tta")
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in _full_recipes().values():
-        lines.append("| " + " | ".join(str(getattr(r, c)) for c in cols) + " |")
-    return "\n".join(lines)

@@ -91,12 +91,12 @@ def colab_out_dir(out_dir: str = "runs", use_drive: bool = True, mountpoint: str
 
 
 def resolve_device(device: str = "auto") -> str:
-    """:func:`poselift_core.train.resolve_device` as a string (``"cuda"``, ``"mps"``, ``"cpu"``, ``"cuda:1"``).
+    """:func:`poselift_core.device.resolve_device` as a string (``"cuda"``, ``"mps"``, ``"cpu"``, ``"cuda:1"``).
 
     Explicit names are checked (``"gpu"`` means ``"cuda"``; a device this machine lacks raises ``ValueError``).
     On Colab without a GPU it says how to switch the runtime, the step readers most often forget.
     """
-    from .train import resolve_device as resolve
+    from .device import resolve_device as resolve
 
     resolved = str(resolve(device))
     if device == "auto" and resolved == "cpu" and in_colab():

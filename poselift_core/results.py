@@ -219,16 +219,10 @@ def data_label(data: Any) -> str:
     return DATA_NAMES.get(str(data), str(data))
 
 
-def _num(value: Any) -> float | None:
+def _number(value: Any, kind: type = float) -> "float | int | None":
+    """``kind(value)`` (``float`` or ``int``), or ``None`` when ``value`` is missing or not a number."""
     try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
+        return None if value is None else kind(value)
     except (TypeError, ValueError):
         return None
 
@@ -318,8 +312,8 @@ class RunRow:
                   or (recipe_cfg.get("model_overrides") or {}).get("receptive_field")
                   or (math.prod(widths) if widths else 1))
         recipe = results.get("recipe")
-        speed = _num(results.get("train_samples_per_s") or results.get("samples_per_s"))
-        steps, batch, took = results.get("steps"), recipe_cfg.get("batch_size"), _num(results.get("train_time_s"))
+        speed = _number(results.get("train_samples_per_s") or results.get("samples_per_s"))
+        steps, batch, took = results.get("steps"), recipe_cfg.get("batch_size"), _number(results.get("train_time_s"))
         if speed is None and steps and batch and took:
             speed = steps * batch / took      # older results without the trainer's own sample count
         per_action = results.get("per_action")
@@ -335,12 +329,14 @@ class RunRow:
         return cls(
             model=str(results["model"]), recipe=recipe.get("name") if isinstance(recipe, Mapping) else recipe,
             data=label, data_source=data_source, keypoints=keypoints, profile=results.get("profile"),
-            frames=int(frames), test_frames=_int(scored), mpjpe=_num(results.get("mpjpe")),
-            p_mpjpe=_num(results.get("p_mpjpe")), mpjpe_frames=_num(results.get("mpjpe_frames")),
-            p_mpjpe_frames=_num(results.get("p_mpjpe_frames")), mean_pose_mpjpe=_num(results.get("mean_pose_mpjpe")),
-            tta=results.get("tta"), parameters=_int(results.get("parameters", results.get("params"))),
-            train_samples_per_s=speed, train_time_s=took, epochs=_int(results.get("epochs")), steps=_int(steps),
-            seed=_int(results.get("seed")), device=None if results.get("device") is None else str(results["device"]),
+            frames=int(frames), test_frames=_number(scored, int), mpjpe=_number(results.get("mpjpe")),
+            p_mpjpe=_number(results.get("p_mpjpe")), mpjpe_frames=_number(results.get("mpjpe_frames")),
+            p_mpjpe_frames=_number(results.get("p_mpjpe_frames")),
+            mean_pose_mpjpe=_number(results.get("mean_pose_mpjpe")), tta=results.get("tta"),
+            parameters=_number(results.get("parameters", results.get("params")), int),
+            train_samples_per_s=speed, train_time_s=took, epochs=_number(results.get("epochs"), int),
+            steps=_number(steps, int), seed=_number(results.get("seed"), int),
+            device=None if results.get("device") is None else str(results["device"]),
             per_action=_plain(dict(per_action)) if isinstance(per_action, Mapping) else None,
             recipe_config=_plain(dict(recipe_cfg)) if recipe_cfg else None,
             source=str(results.get("source") or source))
@@ -511,11 +507,11 @@ def train_step_throughput(model: torch.nn.Module, batch_size: int, steps: int = 
     One step: train mode, forward of a random normalised 2D batch ``(B, [T,] J, 2)`` (``T`` =
     ``model.receptive_field``, ``J`` from ``model.config.skeleton``), backward of the mean squared output,
     ``zero_grad``; no optimiser step. ``warmup`` untimed steps come first. On a CPU, glibc is first told to
-    keep freed memory, as the trainer does (:func:`~poselift_core.train.keep_freed_cpu_memory`). Absolute
+    keep freed memory, as the trainer does (:func:`~poselift_core.device.keep_freed_cpu_memory`). Absolute
     values depend on the machine and its load: compare models measured in the same run.
     """
     from .skeleton import get_skeleton
-    from .train import keep_freed_cpu_memory
+    from .device import keep_freed_cpu_memory
 
     device = torch.device(device)
     if device.type == "cpu":

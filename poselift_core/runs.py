@@ -1,11 +1,13 @@
-"""Train a named recipe from a notebook and record the result: the glue chapters 3-5 of the book share.
+"""Train a named recipe from a notebook and record the result: the glue chapters 3-6 of the book share.
 
-    trainer, results = train_recipe("gcn-vanilla-gt", profile="quick", data="sample")
-    save_run(results, data="sample", out_dir="runs")          # -> runs/results_vanilla.json
-    print(summary_line(results))
+    trainer, results, path = train_and_save("gcn-vanilla-gt", "runs", profile="quick", data="sample")
+    # trains, prints summary_line(results), writes runs/results_vanilla.json
 
-:func:`train_recipe` is :class:`~poselift_core.train.Trainer` with the notebook parameters (profile, data, device,
-epochs, seed) applied to the recipe; it returns the trainer too, so a chapter can look inside the trained model.
+:func:`train_and_save` is what a chapter calls for each model it trains: :func:`train_recipe`, then
+:func:`summary_line` and :func:`save_run`, with the book's checkpoint rule (the full profile keeps a checkpoint in
+``out_dir/<recipe>`` and resumes from it after a disconnect; the quick profile keeps none). :func:`train_recipe`
+is :class:`~poselift_core.train.Trainer` with the notebook parameters (profile, data, device, epochs, seed)
+applied to the recipe; it returns the trainer too, so a chapter can look inside the trained model.
 :func:`result_row` is the run's :class:`~poselift_core.results.RunRow`, the one row format of the library
 (model, recipe, data, profile, window, MPJPE and P-MPJPE in mm, parameters, training time and throughput); :func:`mean_pose_baseline` scores the trivial predictor every
 model must beat (both live in :mod:`poselift_core.evaluate` and are re-exported here). Nothing is overwritten
@@ -17,12 +19,16 @@ the library from the command line" (section "Training").
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .batching import PoseTensors
 from .evaluate import MeanPose, mean_pose_baseline
 
-__all__ = ["train_recipe", "result_row", "save_run", "summary_line", "MeanPose", "mean_pose_baseline"]
+if TYPE_CHECKING:
+    from .train import Trainer
+
+__all__ = ["train_and_save", "train_recipe", "result_row", "save_run", "summary_line", "MeanPose",
+           "mean_pose_baseline"]
 
 #: Row keys that name one run: a resumed run may replace a saved row only when all of them are equal.
 SAME_RUN_KEYS = ("model", "recipe", "data_source", "keypoints", "profile", "seed", "recipe_config")
@@ -72,6 +78,47 @@ def train_recipe(name: str, profile: str = "quick", data: str = "sample", data_d
     trainer = Trainer(run, train_set, test_set, info)
     results = trainer.fit()
     return trainer, results
+
+
+def train_and_save(name: str, out_dir: str | Path, profile: str = "quick", data: str = "open",
+                   data_dir: str | None = None, device: str = "auto", epochs: int | None = None, seed: int = 0,
+                   splits: tuple[PoseTensors, PoseTensors, dict] | None = None, checkpoint: bool | None = None,
+                   save_as: str | None = None, **kwargs: Any) -> tuple["Trainer", dict[str, Any], Path]:
+    """Train recipe ``name`` with a chapter's parameters, print its :func:`summary_line`, save its row.
+
+    The one call behind every trained model of chapters 3-6 (their parameters cell supplies ``out_dir``,
+    ``profile``, ``data``, ``data_dir``, ``device``, ``epochs`` and ``seed``).
+
+    Args:
+        out_dir: the row goes to ``out_dir/results_<save_as or model>.json`` (:func:`save_run`).
+        splits: ``(train, test, info)`` from :func:`poselift_core.sources.load_data`, loaded once per chapter.
+        checkpoint: keep ``checkpoint.pt``, ``results.json``, ``results.md`` and ``train.log`` in
+            ``out_dir/<name>``; ``None``: only in the ``"full"`` profile (hours per run: a killed run, e.g. a Colab
+            disconnect, resumes from its last checkpoint when the chapter runs again). With a checkpoint, an
+            existing ``checkpoint.pt`` there is resumed, except in the ``"quick"`` profile, which starts afresh.
+        save_as: the results file's name (default: the model's name).
+        kwargs: passed to :func:`train_recipe` (``progress``, ``model_overrides``, recipe fields such as
+            ``batch_size`` or ``max_steps_per_epoch``).
+
+    Returns:
+        ``(trainer, results, path)``: the :class:`~poselift_core.train.Trainer`, whose ``model`` is the trained
+        network, already in ``eval()`` mode; the trainer's results dict (``mpjpe``, ``p_mpjpe`` in mm, ``steps``,
+        ``per_action``, ``step_history``, ...); the path of the saved results file.
+
+    A quick run replaces the results (and checkpoint) of its own earlier run: it takes minutes, and re-running a
+    chapter must not stop at its own files. A full-profile run never replaces another run's files
+    (:func:`save_run`, :func:`train_recipe`).
+    """
+    quick = profile == "quick"
+    keep = (profile == "full") if checkpoint is None else bool(checkpoint)
+    ckpt = Path(out_dir) / name if keep else None
+    resume = ckpt is not None and not quick and (ckpt / "checkpoint.pt").is_file()
+    trainer, results = train_recipe(name, profile, data, data_dir, device, epochs, seed, checkpoint_dir=ckpt,
+                                    splits=splits, resume=resume, overwrite=quick, **kwargs)
+    trainer.model.eval()
+    print(summary_line(results), flush=True)
+    path = save_run(results, data, out_dir, name=save_as, overwrite=quick)
+    return trainer, results, path
 
 
 def result_row(results: dict[str, Any], data: str) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from typing import Literal, Sequence
 
 import torch
 
+from .graph import adjacency_matrix, normalize_adjacency
+
 __all__ = [
     "Skeleton",
     "H36M_32",
@@ -21,8 +23,7 @@ __all__ = [
     "H36M_32_TO_17",
     "SKELETONS",
     "get_skeleton",
-    "adjacency_matrix",
-    "normalize_adjacency",
+    "flip_index",
 ]
 
 
@@ -83,10 +84,7 @@ class Skeleton:
     @cached_property
     def flip_permutation(self) -> list[int]:
         """``pose[..., flip_permutation, :]`` swaps every left joint with its right partner."""
-        perm = list(range(self.num_joints))
-        for l, r in zip(self.left, self.right):
-            perm[l], perm[r] = r, l
-        return perm
+        return flip_index(self.left, self.right, self.num_joints)
 
     def index(self, name: str) -> int:
         try:
@@ -134,29 +132,21 @@ class Skeleton:
         return f"Skeleton({self.name!r}, {self.num_joints} joints, {len(self.edges)} bones)"
 
 
-def adjacency_matrix(skeleton: Skeleton, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Binary symmetric bone adjacency without self loops, ``(J, J)``."""
-    J = skeleton.num_joints
-    A = torch.zeros(J, J, dtype=dtype)
-    if skeleton.edges:
-        e = torch.tensor(skeleton.edges)
-        A[e[:, 0], e[:, 1]] = 1
-        A[e[:, 1], e[:, 0]] = 1
-    return A
+def flip_index(left: Sequence[int], right: Sequence[int], num_joints: int) -> list[int]:
+    """The permutation that mirrors a joint layout: ``perm[l] = r`` and ``perm[r] = l`` for every pair, the
+    identity elsewhere, so ``pose[..., perm, :]`` swaps each left joint with its right partner (an involution).
 
-
-def normalize_adjacency(A: torch.Tensor, normalization: Literal["row", "diag1", "none"] = "row") -> torch.Tensor:
-    """Normalise a binary adjacency ``(J, J)`` without self loops (see :meth:`Skeleton.adjacency`)."""
-    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-    if normalization == "row":
-        A_hat = A + eye
-        return A_hat / A_hat.sum(-1, keepdim=True)
-    if normalization == "diag1":
-        deg = A.sum(-1, keepdim=True).clamp_min(1)
-        return A / deg * (1 - eye) + eye
-    if normalization == "none":
-        return A + eye
-    raise ValueError(f"unknown adjacency normalization {normalization!r}; use 'row', 'diag1' or 'none'")
+    For the skeleton's own pairs use :attr:`Skeleton.flip_permutation`; a 2D keypoint layout may pair its
+    joints differently, hence the lists as arguments.
+    """
+    if len(left) != len(right):
+        raise ValueError(f"left has {len(left)} joints but right has {len(right)}")
+    perm = list(range(num_joints))
+    for l, r in zip(left, right):
+        if not (0 <= l < num_joints and 0 <= r < num_joints):
+            raise ValueError(f"left/right pair ({l}, {r}) out of range for {num_joints} joints")
+        perm[l], perm[r] = r, l
+    return perm
 
 
 # --------------------------------------------------------------------------- the skeletons

@@ -2,7 +2,7 @@
 
 :func:`load_data` turns a data source and a recipe into the train and test
 :class:`~poselift_core.batching.PoseTensors`. Mocap folders (ASF/AMC, BVH; e.g. the CMU database) are converted
-once with :func:`poselift_core.data.mocap.convert_mocap` into ``<folder>/.poselift_cache`` (or a user cache
+once with :func:`poselift_core.conversion.mocap.convert_mocap` into ``<folder>/.poselift_cache`` (or a user cache
 folder when that is read-only) and reused while the source files are unchanged. Explained in the book,
 chapter 2 ("Loading a dataset").
 """
@@ -102,7 +102,7 @@ def dataset_files(data: str = "open", data_dir: "str | None" = None, keypoints: 
     exported (float32 metres and pixels) into ``export_dir`` (default: a new temporary folder).
     """
     from .data import sample_paths
-    from .data.h36m import require_data_files
+    from .data.videopose3d import require_data_files
 
     if data == "open":
         import tempfile
@@ -156,8 +156,11 @@ def _cache_dir(root: Path) -> Path:
 
 
 def convert_mocap_cached(root: "str | Path") -> tuple[Path, Path]:
-    """VideoPose3D files for every ASF/AMC/BVH file under ``root``, converted once (subject = file prefix)."""
-    from .data.mocap import convert_mocap
+    """VideoPose3D files for every ASF/AMC/BVH file under ``root``, converted once (subject = file prefix).
+
+    The one place the training path reaches the conversion package, and only for this data source.
+    """
+    from .conversion.mocap import convert_mocap
 
     root = Path(root)
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in MOCAP_SUFFIXES

@@ -2,11 +2,12 @@
 import numpy as np
 import pytest
 
-from poselift_core.camera import H36M_CAMERAS, Camera
+from poselift_core.camera import Camera
 from poselift_core.data import load_h36m
 from poselift_core.data.checks import bone_lengths, sanity_checks
 from poselift_core.data.fixtures import make_fake_h36m
-from poselift_core.data.h36m import PoseDataset
+from poselift_core.data.h36m import H36M_CAMERAS
+from poselift_core.data.videopose3d import PoseDataset
 from poselift_core.skeleton import H36M_17
 
 

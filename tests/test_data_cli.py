@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from poselift_core.data.__main__ import build_parser, main
-from poselift_core.data.fixtures import make_fake_h36m
+from poselift_core.data.fixtures import make_fake_h36m, make_fake_humaneva
 
 
 @pytest.fixture
@@ -72,12 +72,12 @@ def test_errors_are_one_line_without_traceback(tmp_path, capsys):
 
 def test_mocap_subcommands_are_wired_lazily(monkeypatch, tmp_path):
     calls = {}
-    fake_mocap = types.ModuleType("poselift_core.data.mocap")
+    fake_mocap = types.ModuleType("poselift_core.conversion.mocap")
     fake_mocap.convert_mocap_cli = lambda args: calls.setdefault("convert", args)
-    fake_sample = types.ModuleType("poselift_core.data.sample")
+    fake_sample = types.ModuleType("poselift_core.conversion.build_sample")
     fake_sample.build_sample_cli = lambda args: calls.setdefault("sample", args)
-    monkeypatch.setitem(sys.modules, "poselift_core.data.mocap", fake_mocap)
-    monkeypatch.setitem(sys.modules, "poselift_core.data.sample", fake_sample)
+    monkeypatch.setitem(sys.modules, "poselift_core.conversion.mocap", fake_mocap)
+    monkeypatch.setitem(sys.modules, "poselift_core.conversion.build_sample", fake_sample)
     assert main(["convert-mocap", "a.amc", "b.bvh", "--out", str(tmp_path), "--subject", "86",
                  "--camera-subject", "S9", "--fps", "25"]) == 0
     args = calls["convert"]
@@ -157,3 +157,17 @@ def test_usage_errors_are_one_line_with_status_2(capsys):
     _fails(["convert-mocap", "x.bvh", "--out", "o", "--max-frames", "0"], capsys, "--max-frames", ">= 1")
     _fails(["convert-mocap", "x.bvh", "--out", "o", "--fps", "-5"], capsys, "--fps", "> 0")
     _fails(["frobnicate"], capsys, "invalid choice")
+
+
+def test_inspect_refuses_a_humaneva_pair_whose_joint_sets_do_not_match(tmp_path, capsys):
+    p3, _ = make_fake_humaneva(tmp_path, frames=4)
+    _, p2 = make_fake_humaneva(tmp_path, frames=4, keypoints="bad", metadata={"layout_name": "mpii", "num_joints": 15})
+    assert main(["inspect", str(p3), str(tmp_path / "data_2d_humaneva15_gt.npz")]) == 0   # the GT pair loads
+    capsys.readouterr()
+    pos2 = np.load(p2, allow_pickle=True)["positions_2d"].item()
+    sixteen = {s: {a: [np.concatenate([v, v[:, :1]], 1) for v in views] for a, views in acts.items()}
+               for s, acts in pos2.items()}
+    np.savez_compressed(p2, positions_2d=np.array(sixteen, dtype=object),
+                        metadata=np.array({"layout_name": "mpii", "num_joints": 16}, dtype=object))
+    _fails(["inspect", str(p3), str(p2)], capsys, str(p2), "16-joint 2D keypoints (layout 'mpii')",
+           "the 3D has 15 joints (humaneva15); no mapping between them")

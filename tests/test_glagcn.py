@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 import torch
 
+from poselift_core.graph import spatial_partition
+from poselift_core.models import MODEL_BUILDERS
 from poselift_core.models.glagcn import (
-    MODEL_BUILDERS,
     AdaptiveGraphConv,
     GLAGCN,
     GLAGCNConfig,
     build_glagcn,
     dropout,
     filter_widths_for,
-    spatial_partition,
 )
-from poselift_core.skeleton import H36M_17, HUMANEVA_15, Skeleton
+from poselift_core.skeleton import H36M_17, Skeleton
 
 torch.set_num_threads(1)
 
@@ -86,32 +86,7 @@ def test_forward_rejects_a_window_of_the_wrong_length_naming_the_expected_T():
         model(torch.randn(2, 30, 17, 2))
 
 
-# ----------------------------------------------------------------------------- the fixed graphs
-def test_partition_known_values_on_h36m17():
-    A = spatial_partition(H36M_17)
-    hip, thorax, neck, lsho, rsho, spine = 0, 8, 9, 11, 14, 7
-    assert torch.equal(A[0], torch.eye(17))
-    assert A[1, hip].sum() == 0                         # the root receives nothing from its (absent) parent
-    assert A[1, lsho, thorax] == 1 and A[1, lsho].sum() == 1
-    expected_row = torch.zeros(17)
-    expected_row[[neck, lsho, rsho]] = 1 / 3            # Thorax receives the mean of its 3 children
-    torch.testing.assert_close(A[2, thorax], expected_row)
-    torch.testing.assert_close(A[2, hip, [1, 4, 7]], torch.full((3,), 1 / 3))
-    assert A[2, spine, thorax] == 1
-    # every non-leaf row of the outward graph is a mean; inward rows (non-root) are one-hot
-    leaves = [j for j in range(17) if not H36M_17.children[j]]
-    torch.testing.assert_close(A[2].sum(1)[[j for j in range(17) if j not in leaves]], torch.ones(17 - len(leaves)))
-    assert A[1].sum(1).tolist() == [0.0] + [1.0] * 16
-
-
-def test_humaneva_partition_is_a_consistent_rootward_split():
-    """Quirk 7: the released HumanEva edge list mixes directions; ours is built from parents."""
-    A = spatial_partition(HUMANEVA_15)
-    for c, p in HUMANEVA_15.edges:
-        assert A[1, c, p] == 1 and A[1, p, c] == 0
-        assert A[2, p, c] == 1 / len(HUMANEVA_15.children[p]) and A[2, c, p] == 0
-
-
+# ----------------------------------------------------------------------------- graphs from the parents
 def permuted_skeleton(sk: Skeleton, perm: list[int]) -> Skeleton:
     """Joint ``new`` of the result is joint ``perm[new]`` of ``sk``."""
     inv = {old: new for new, old in enumerate(perm)}

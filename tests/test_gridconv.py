@@ -5,11 +5,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from poselift_core.models.gridconv import (MODEL_BUILDERS, SGT_PRIORS, DynamicGridConv2d, GridConv2d,
-                                           GridConvConfig, GridLifter, LearnableSGT, grid_to_joints,
-                                           inverse_sgt_matrix, joints_to_grid, sgt_matrix, tap_index,
-                                           temperature_schedule)
+from poselift_core.models import MODEL_BUILDERS
+from poselift_core.models.gridconv import (SGT_PRIORS, DynamicGridConv2d, GridConv2d, GridConvConfig, GridLifter,
+                                           LearnableSGT, build_gridconv, grid_to_joints, inverse_sgt_matrix,
+                                           joints_to_grid, sgt_matrix, tap_index, temperature_schedule)
 from poselift_core.skeleton import H36M_17
+
+# this family's entries of the model registry
+GRIDCONV_MODELS = {name: build for name, build in MODEL_BUILDERS.items()
+                   if getattr(build, "func", build) is build_gridconv}
 
 # GridConv's handcrafted grid, written here independently as joint indices (H36M-17 order); a pair is an averaged cell
 REFERENCE_GRID = [
@@ -252,7 +256,7 @@ def test_temperature_buffer_is_saved_and_annealed():
 
 # --------------------------------------------------------------------------- networks
 def test_parameter_counts_match_the_reference():
-    counts = {name: sum(p.numel() for p in build().parameters()) for name, build in MODEL_BUILDERS.items()}
+    counts = {name: sum(p.numel() for p in build().parameters()) for name, build in GRIDCONV_MODELS.items()}
     assert counts == {"gridconv": 4_746_752, "dgridconv": 4_790_406, "dgridconv_autogrids": 4_790_831}
     for c_in, c_out in ((2, 256), (256, 256), (256, 3)):
         d = 16
@@ -261,11 +265,11 @@ def test_parameter_counts_match_the_reference():
         assert sum(p.numel() for p in layer.parameters()) == expected
 
 
-@pytest.mark.parametrize("name", list(MODEL_BUILDERS))
+@pytest.mark.parametrize("name", list(GRIDCONV_MODELS))
 def test_models_rebuild_from_config_and_map_joints(name):
     torch.manual_seed(9)
-    model = MODEL_BUILDERS[name](hidden=16).eval()
-    again = MODEL_BUILDERS[name](**dataclasses.asdict(model.config))
+    model = GRIDCONV_MODELS[name](hidden=16).eval()
+    again = GRIDCONV_MODELS[name](**dataclasses.asdict(model.config))
     assert again.config == model.config and model.receptive_field == 1
     again.load_state_dict(model.state_dict())
     x = torch.randn(5, 17, 2)
@@ -282,12 +286,12 @@ def test_models_rebuild_from_config_and_map_joints(name):
 
 
 def test_model_structure_follows_the_config():
-    model = MODEL_BUILDERS["gridconv"](hidden=8, num_blocks=3)
+    model = GRIDCONV_MODELS["gridconv"](hidden=8, num_blocks=3)
     assert len(model.blocks) == 3 and model.head.bias is None
     assert not any(isinstance(m, DynamicGridConv2d) for m in model.modules())
     assert model.stem[0].padding == ("circular", "zeros")
-    assert MODEL_BUILDERS["dgridconv"]().stem[0].padding == ("circular", "replicate")
-    assert MODEL_BUILDERS["dgridconv_autogrids"]().head.padding == ("circular", "zeros")
+    assert GRIDCONV_MODELS["dgridconv"]().stem[0].padding == ("circular", "replicate")
+    assert GRIDCONV_MODELS["dgridconv_autogrids"]().head.padding == ("circular", "zeros")
 
 
 def test_bad_inputs_and_options_raise_clear_errors():
@@ -297,21 +301,21 @@ def test_bad_inputs_and_options_raise_clear_errors():
     with pytest.raises(ValueError, match=r"\(B, 17, 2\)"):
         model(torch.randn(2, 17, 3))
     with pytest.raises(ValueError, match="h36m17"):
-        MODEL_BUILDERS["dgridconv"](skeleton="h36m16")
+        GRIDCONV_MODELS["dgridconv"](skeleton="h36m16")
     with pytest.raises(ValueError, match="unknown option"):
-        MODEL_BUILDERS["dgridconv"](widht=3)
+        GRIDCONV_MODELS["dgridconv"](widht=3)
     with pytest.raises(ValueError, match="padding mode 'x'"):
-        MODEL_BUILDERS["dgridconv"](padding=("c", "x"))
+        GRIDCONV_MODELS["dgridconv"](padding=("c", "x"))
     with pytest.raises(ValueError, match="unknown prior"):
         LearnableSGT("nope")
     with pytest.raises(ValueError, match=r"DynamicGridConv2d expects \(B, 4, 5, 5\)"):
         DynamicGridConv2d(4, 2)(torch.randn(2, 3, 5, 5))
 
 
-@pytest.mark.parametrize("name", list(MODEL_BUILDERS))
+@pytest.mark.parametrize("name", list(GRIDCONV_MODELS))
 def test_bf16_autocast_forward_and_backward(name):
     torch.manual_seed(10)
-    model = MODEL_BUILDERS[name](hidden=16, dropout=0.0).train()
+    model = GRIDCONV_MODELS[name](hidden=16, dropout=0.0).train()
     x = torch.randn(8, 17, 2)
     ref = model(x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -324,7 +328,7 @@ def test_bf16_autocast_forward_and_backward(name):
 @pytest.mark.slow
 def test_torch_compile_dgridconv_matches_eager():
     torch.manual_seed(11)
-    model = MODEL_BUILDERS["dgridconv"](hidden=16).eval()
+    model = GRIDCONV_MODELS["dgridconv"](hidden=16).eval()
     x = torch.randn(4, 17, 2)
     t0 = time.perf_counter()
     compiled = torch.compile(model)

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poselift_core.camera import H36M_CAMERAS, project_to_image, world_to_camera
+from poselift_core.camera import project_to_image, world_to_camera
+from poselift_core.data.h36m import H36M_CAMERAS
 from poselift_core.data.fixtures import fake_pose_sequence
 from poselift_core.keypoints import (LAYOUTS, LIMB_PAIRS, KeypointError, fill_missing, normalize_to_screen,
-                                     read_keypoints, repair_left_right_swaps, to_h36m)
-from poselift_core.skeleton import H36M_17, H36M_32_TO_17
+                                     read_keypoints, repair_left_right_swaps, to_h36m, to_skeleton)
+from poselift_core.skeleton import H36M_16, H36M_17, H36M_32_TO_17, HUMANEVA_15
 
 # ------------------------------------------------------------------ independent layout tables
 COCO = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
@@ -114,6 +115,39 @@ def test_to_h36m_direct_and_derived_joints(layout):
     np.testing.assert_array_equal(out3d[..., :2], out[..., :2])
     np.testing.assert_array_equal(out3d[..., 2], to_h36m(det3d[..., 2:], layout, points=True)[..., 0])
     np.testing.assert_array_equal(out3d[..., 2], to_h36m(np.repeat(det3d[..., 2:], 2, -1), layout)[..., 0])
+
+
+# HumanEva-15 joint -> how it is made from COCO names (pelvis = mid-hip, thorax = mid-shoulder, head top as
+# Human3.6M's), typed out again by name.
+HUMANEVA_FROM_COCO = {"LShoulder": "left_shoulder", "LElbow": "left_elbow", "LWrist": "left_wrist",
+                      "RShoulder": "right_shoulder", "RElbow": "right_elbow", "RWrist": "right_wrist",
+                      "LHip": "left_hip", "LKnee": "left_knee", "LAnkle": "left_ankle", "RHip": "right_hip",
+                      "RKnee": "right_knee", "RAnkle": "right_ankle"}
+
+
+@pytest.mark.parametrize("layout", ["coco17", "blazepose33", "body25"])
+def test_to_skeleton_humaneva15_and_h36m16(layout):
+    rng = np.random.default_rng(4)
+    det = synth_detector(layout, projected_h36m(frames=12), rng)
+    out = to_skeleton(det, layout, "humaneva15")
+    assert out.shape == (12, 15, 3)
+    E = {n: i for i, n in enumerate(HUMANEVA_15.names)}
+
+    def j(c):
+        return joint(det, layout, c)
+    for he, c in HUMANEVA_FROM_COCO.items():
+        np.testing.assert_array_equal(out[:, E[he]], j(c), err_msg=he)
+    thorax = (j("left_shoulder") + j("right_shoulder"))[:, :2] / 2
+    ears = (j("left_ear") + j("right_ear"))[:, :2] / 2
+    np.testing.assert_allclose(out[:, E["Pelvis"], :2], (j("left_hip") + j("right_hip"))[:, :2] / 2, atol=1e-9)
+    np.testing.assert_allclose(out[:, E["Thorax"], :2], thorax, atol=1e-9)
+    np.testing.assert_allclose(out[:, E["Head"], :2], ears + 0.5 * (ears - thorax), atol=1e-9)
+    np.testing.assert_array_equal(out[:, E["Pelvis"], 2], np.minimum(j("left_hip")[:, 2], j("right_hip")[:, 2]))
+    # the 16-joint skeleton is the 17 without Neck/Nose, joint for joint by name
+    out16 = to_skeleton(det, layout, H36M_16)
+    np.testing.assert_array_equal(out16, to_h36m(det, layout)[:, [H[n] for n in H36M_16.names]])
+    with pytest.raises(KeypointError, match=r"no mapping from layout '.*' to skeleton 'h36m32'"):
+        to_skeleton(det, layout, "h36m32")
 
 
 def test_layouts_agree_on_the_same_person():

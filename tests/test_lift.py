@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from poselift_core import lift as L
-from poselift_core.camera import H36M_CAMERAS, project_to_image, world_to_camera
+from poselift_core.camera import project_to_image, world_to_camera
+from poselift_core.data.h36m import H36M_CAMERAS
 from poselift_core.keypoints import to_h36m
 from poselift_core.metrics import mpjpe, p_mpjpe
 from poselift_core.skeleton import H36M_17

@@ -1,7 +1,11 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
+from poselift_core.data import canonical_action
 from poselift_core.metrics import (auc, format_action_table, joint_errors, mpjpe, mpjve, n_mpjpe, p_mpjpe,
                                    pck, per_action_table, per_joint_error, procrustes_align, scale_align)
 
@@ -217,7 +221,7 @@ def test_joint_errors_numpy():
 def test_per_action_table_groups_canonically_and_averages_unweighted():
     actions = ["Sitting 1", "Sitting 1", "SittingDown", "Sitting", "Walking 1", "WalkDog"]
     errors = torch.tensor([10.0, 20.0, 100.0, 30.0, 40.0, 60.0])
-    table = per_action_table(errors, actions)
+    table = per_action_table(errors, actions, action_of=canonical_action)
     assert list(table) == ["Sitting", "SittingDown", "WalkDog", "Walking", "Average"]
     assert table["Sitting"] == pytest.approx(20.0)                    # frame-weighted over 3 frames
     assert table["SittingDown"] == pytest.approx(100.0)
@@ -230,9 +234,10 @@ def test_per_action_table_per_sequence_labels_and_subjects():
     seq_subjects = ["S9", "S11", "S9", "S11"]
     frame_seq = torch.tensor([0, 0, 1, 2, 2, 2, 3])
     errors = np.array([1.0, 3.0, 5.0, 7.0, 8.0, 9.0, 2.0])
-    flat = per_action_table(errors, [seq_actions[s] for s in frame_seq])
-    assert per_action_table(errors, seq_actions, frame_seq=frame_seq) == pytest.approx(flat)
-    tables = per_action_table(errors, seq_actions, seq_subjects, frame_seq=frame_seq)
+    flat = per_action_table(errors, [seq_actions[s] for s in frame_seq], action_of=canonical_action)
+    per_seq = per_action_table(errors, seq_actions, frame_seq=frame_seq, action_of=canonical_action)
+    assert per_seq == pytest.approx(flat)
+    tables = per_action_table(errors, seq_actions, seq_subjects, frame_seq=frame_seq, action_of=canonical_action)
     assert list(tables) == ["S9", "S11", "All"]
     assert tables["S9"] == pytest.approx({"Directions": 2.0, "Eating": 8.0, "Average": 5.0})
     assert tables["S11"] == pytest.approx({"Directions": 5.0, "Eating": 2.0, "Average": 3.5})
@@ -240,11 +245,23 @@ def test_per_action_table_per_sequence_labels_and_subjects():
     assert flat["Directions"] == pytest.approx(3.0) and flat["Eating"] == pytest.approx(6.5)
 
 
+def test_per_action_table_without_action_of_keeps_every_label_and_needs_no_data_module():
+    errors = torch.tensor([1.0, 3.0, 5.0, 8.0])
+    table = per_action_table(errors, ["Walking 1", "Walking 1", "Walking 2", "Eating"])
+    assert table == pytest.approx({"Eating": 8.0, "Walking 1": 2.0, "Walking 2": 5.0, "Average": 5.0})
+    grouped = per_action_table(errors, ["Walking 1", "Walking 1", "Walking 2", "Eating"], action_of=canonical_action)
+    assert grouped == pytest.approx({"Eating": 8.0, "Walking": 3.0, "Average": 5.5})
+    # metrics sits below the data readers: importing it must not import them
+    code = "import sys, poselift_core.metrics; print(any(m.startswith('poselift_core.data') for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+
+
 def test_action_order_is_the_usual_h36m_column_order():
     published = ["Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases",
                  "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether"]
     shuffled = list(np.random.default_rng(0).permutation(published))
-    table = per_action_table(np.arange(15.0), [a + " 1" for a in shuffled])
+    table = per_action_table(np.arange(15.0), [a + " 1" for a in shuffled], action_of=canonical_action)
     assert list(table)[:-1] == published
 
 

@@ -195,6 +195,11 @@ def test_bad_shapes_raise_one_clear_error():
         triangulate_views(np.zeros((4, 2, 33, 2)), np.ones((4, 2, 32)), cams)
     with pytest.raises(ValueError, match="R is not a rotation"):
         MultiViewCamera("x", np.eye(3), np.zeros(5), 2 * np.eye(3), np.zeros(3), (10, 10))
+    uv, conf = project_all(scene(frames=2), cams), np.ones((4, 2, 33))
+    with pytest.raises(ValueError, match=r"swap group 'hands': left/right pair \(15, 40\) out of range for 33"):
+        triangulate_views(uv, conf, cams, swap_groups=[("arms", [11], [12]), ("hands", [15], [40])])
+    with pytest.raises(ValueError, match="swap group 'arms': left has 2 joints but right has 1"):
+        triangulate_views(uv, conf, cams, swap_groups=[("arms", [11, 13], [12])])
 
 
 # ------------------------------------------------------------------ calibration files

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poselift_core.camera import H36M_CAMERAS
 from poselift_core.data import load_videopose3d
-from poselift_core.data.h36m import DataError
+from poselift_core.data.h36m import H36M_CAMERAS
 from poselift_core.data.open_benchmark import (OPEN_TEST_SUBJECTS, OPEN_TRAIN_SUBJECTS, content_hash,
                                                export_videopose3d, load_open, open_path, read_open_mm)
+from poselift_core.data.videopose3d import DataError
 
 CMU = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu"
 needs_cmu = pytest.mark.skipif(not CMU.is_dir(), reason=f"CMU mocap copy not found at {CMU}")
@@ -103,7 +103,7 @@ def test_export_gives_the_same_dataset_through_the_videopose3d_reader(tmp_path):
 
 @needs_cmu
 def test_rebuilding_cmu_subjects_from_the_source_files_gives_the_shipped_arrays(shipped):
-    from poselift_core.data.build_open import build_open_arrays
+    from poselift_core.conversion.build_open import build_open_arrays
 
     pos, _, _ = shipped
     rebuilt, sources = build_open_arrays(CMU, subjects=("11", "131"))

@@ -73,6 +73,11 @@ def test_wheel_contains_every_bundled_file(wheel):
         copied = z.read("poselift_core/_bundled/open/data_3d_open.npz")
     assert copied == (REPO / "data" / "open" / "data_3d_open.npz").read_bytes()
     assert "poselift_core/_bundled_path.py" in names and "poselift_core/data/h36m.py" in names
+    # every module of every package, the conversion package included
+    modules = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "poselift_core").rglob("*.py")
+                     if "__pycache__" not in p.parts and "_bundled" not in p.parts)
+    assert "poselift_core/conversion/mocap.py" in modules and "poselift_core/data/videopose3d.py" in modules
+    assert [m for m in modules if m not in names] == []
 
 
 def test_locator_finds_installed_copy(wheel, tmp_path):
@@ -117,11 +122,11 @@ def test_locator_source_checkout_points_at_repository_data():
     assert bp.bundled_path("open", "data_3d_open.npz") == REPO / "data" / "open" / "data_3d_open.npz"
     assert bp.bundled_path() == REPO / "data"
     from poselift_core import demo_check, leaderboard, pretrained
-    from poselift_core.data import h36m, open_benchmark
+    from poselift_core.data import open_benchmark, sample
     assert pretrained.PRETRAINED_DIR == REPO / "data" / "pretrained"
     assert demo_check.DEMO_DIR == REPO / "data" / "demo_capture"
     assert open_benchmark.open_path() == REPO / "data" / "open" / open_benchmark.OPEN_FILE
-    assert h36m.sample_paths()[0] == REPO / "data" / "sample" / "data_3d_sample.npz"
+    assert sample.sample_paths()[0] == REPO / "data" / "sample" / "data_3d_sample.npz"
     if (REPO / "data" / "results" / leaderboard.TABLE_FILE).is_file():
         import json
         assert leaderboard.read_board() == json.loads((REPO / "data/results" / leaderboard.TABLE_FILE).read_text())

@@ -1,7 +1,6 @@
 """Shipped pretrained weights: safe to load, the documented interface, and the scores their JSON claims."""
 from __future__ import annotations
 
-import json
 
 import pytest
 import torch

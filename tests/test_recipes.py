@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from poselift_core.models import build_model, count_parameters
+from poselift_core.models.gcn import GCN_VARIANTS
 from poselift_core.optim import Lookahead, build_optimizer, lr_at, pose_loss
-from poselift_core.recipes import GCN_VARIANTS, Recipe, get_recipe, list_recipes
+from poselift_core.recipes import Recipe, get_recipe, list_recipes
 from poselift_core.metrics import mpjpe
 from poselift_core.skeleton import get_skeleton
 

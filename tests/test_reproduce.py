@@ -184,7 +184,7 @@ def test_book_colab_cells_send_runs_to_drive_and_resume():
         source = "\n".join(code)
         for cell in (s for s in code if "train_recipe(" in s and "checkpoint_dir=" in s):
             assert "resume=" in cell, f"{path.name}: a checkpointed train_recipe call without resume="
-        if any(f"{f}(" in source for f in ("save_run", "save_results", "load_run_results")):
+        if any(f"{f}(" in source for f in ("train_and_save", "save_run", "save_results", "load_run_results")):
             checked += 1
             # only inside the Colab branch: elsewhere out_dir stays what papermill or the reader set
             head, _, branch = code[1].partition('if "google.colab" in sys.modules:')

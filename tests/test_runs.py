@@ -216,3 +216,56 @@ def test_a_trained_runs_results_json_and_its_chapter_row_read_back_to_the_same_r
     # the results chapter reads both places the same way (the trainer's folder only when no chapter file exists)
     assert load_run_results(tmp_path / "chapter") == [from_chapter.as_dict()]
     assert load_run_results(tmp_path) == [from_trainer.as_dict()]
+
+
+def test_train_and_save_prints_saves_and_keeps_a_checkpoint_whose_weights_give_the_saved_row(tmp_path, capsys):
+    import numpy as np
+
+    from poselift_core.checkpoint import load_model
+    from poselift_core.evaluate import evaluate
+    from poselift_core.runs import train_and_save
+
+    torch.set_num_threads(1)
+    splits = load_data(get_recipe("gcn-vanilla-gt"), "sample")
+    kw = dict(data="sample", device="cpu", epochs=1, seed=2, splits=splits, max_steps_per_epoch=2,
+              eval_max_frames=32, model_overrides={"hidden": 8})
+    trainer, res, path = train_and_save("gcn-vanilla-gt", tmp_path, profile="quick", checkpoint=True, **kw)
+    assert capsys.readouterr().out.strip().splitlines()[-1] == summary_line(res)
+    assert path == tmp_path / "results_vanilla.json" and not trainer.model.training
+    run_dir = tmp_path / "gcn-vanilla-gt"
+    assert all((run_dir / f).is_file() for f in ("checkpoint.pt", "results.json", "train.log"))
+    (row,) = read_rows(path, source="vanilla")
+    assert row.steps == 2 and row.seed == 2 and row.data_source == "sample" and row.recipe == "gcn-vanilla-gt"
+    # the row's numbers, recomputed from the weights on disk: per-frame errors of the reloaded model by hand
+    model = load_model(run_dir / "checkpoint.pt")
+    test = splits[1]
+    again = evaluate(model, test, tta=trainer.recipe.tta, max_frames=32, return_predictions=True)
+    arrays = again["predictions"]
+    per_frame = np.linalg.norm(arrays["pred"] - arrays["target"], axis=-1).mean(-1)       # (N,) mm
+    assert row.test_frames == len(per_frame)
+    assert row.mpjpe_frames == pytest.approx(float(per_frame.mean()), rel=1e-4)
+    assert (row.mpjpe, row.p_mpjpe) == pytest.approx((again["mpjpe"], again["p_mpjpe"]), rel=1e-4)
+    assert row.parameters == sum(p.numel() for p in model.parameters())
+    # a quick re-run replaces its own files (no refusal) and, with the same seed, gives the same numbers
+    _, res2, path2 = train_and_save("gcn-vanilla-gt", tmp_path, profile="quick", checkpoint=True, **kw)
+    assert path2 == path and res2["resumes"] == [] and res2["mpjpe"] == res["mpjpe"]
+    assert json.loads(path.read_text())[0]["mpjpe"] == res2["mpjpe"]
+    # without a checkpoint (the quick profile's default) nothing but the row is written
+    _, _, path3 = train_and_save("gcn-vanilla-gt", tmp_path / "q", profile="quick", save_as="ch", **kw)
+    assert sorted(p.name for p in (tmp_path / "q").iterdir()) == ["results_ch.json"] == [path3.name]
+
+
+def test_train_and_save_in_the_full_profile_checkpoints_and_resumes_instead_of_refusing(tmp_path):
+    from poselift_core.runs import train_and_save
+
+    torch.set_num_threads(1)
+    splits = load_data(get_recipe("gcn-vanilla-gt", profile="full"), "sample")
+    kw = dict(data="sample", device="cpu", epochs=1, splits=splits, max_steps_per_epoch=2, eval_max_frames=32,
+              model_overrides={"hidden": 8}, progress=False)
+    _, first, path = train_and_save("gcn-vanilla-gt", tmp_path, profile="full", **kw)
+    assert (tmp_path / "gcn-vanilla-gt" / "checkpoint.pt").is_file() and first["resumes"] == []
+    # the chapter run again (a Colab disconnect): the finished run resumes from its checkpoint, its row replaced
+    _, again, path2 = train_and_save("gcn-vanilla-gt", tmp_path, profile="full", **kw)
+    assert path2 == path and len(again["resumes"]) == 1 and again["steps"] == first["steps"] == 2
+    assert again["mpjpe"] == pytest.approx(first["mpjpe"])
+    assert json.loads(path.read_text())[0]["mpjpe"] == pytest.approx(again["mpjpe"])

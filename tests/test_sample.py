@@ -1,18 +1,22 @@
-"""The committed sample in data/sample/ (built by poselift_core.data.sample) and the DeepMimic reader."""
-import os
+"""The bundled sample: its locator and loader (poselift_core.data.sample) and the committed data/sample/ files
+(built by poselift_core.conversion.build_sample, whose tests are in test_build_sample.py)."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from poselift_core.camera import Camera, project_to_image, world_to_camera
-from poselift_core.data.mocap import to_h36m17
-from poselift_core.data.sample import SAMPLE_CLIPS, read_deepmimic
+from poselift_core.conversion.build_sample import SAMPLE_CLIPS
+from poselift_core.data import sample as sample_module
+from poselift_core.data.fixtures import make_fake_h36m
+from poselift_core.data.sample import load_sample, sample_splits
 from poselift_core.skeleton import H36M_17
+
+from test_videopose3d import ref_pixels  # the Human3.6M projection written out step by step
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 P3, P2 = SAMPLE / "data_3d_sample.npz", SAMPLE / "data_2d_sample_gt.npz"
-pytestmark = pytest.mark.skipif(not P3.is_file(), reason=f"{P3} missing: run python -m poselift_core.data build-sample")
+needs_sample = pytest.mark.skipif(not P3.is_file(), reason=f"{P3} missing: run python -m poselift_core.data build-sample")
 
 
 def _load():
@@ -29,6 +33,7 @@ def _bone(X, a, b):
     return np.linalg.norm(X[:, H36M_17.index(a)] - X[:, H36M_17.index(b)], axis=-1)
 
 
+@needs_sample
 def test_sample_layout_and_splits(sample):
     pos3, cams, pos2, meta = sample
     assert meta["num_joints"] == 17 and meta["layout_name"] == "h36m" and meta["fps"] == 50
@@ -51,6 +56,7 @@ def test_sample_layout_and_splits(sample):
                 assert v.dtype == np.float32 and v.shape == (len(X), 17, 2) and np.isfinite(v).all()
 
 
+@needs_sample
 def test_sample_bones_are_human_symmetric_and_rigid(sample):
     pos3 = sample[0]
     limbs = [("RHip", "RKnee", "LHip", "LKnee", 0.3, 0.55), ("RKnee", "RFoot", "LKnee", "LFoot", 0.3, 0.55),
@@ -72,6 +78,7 @@ def test_sample_bones_are_human_symmetric_and_rigid(sample):
     assert np.concatenate(list(up.values())).mean() > 0.9
 
 
+@needs_sample
 def test_sample_2d_is_the_projection_of_3d(sample):
     pos3, cams, pos2, _ = sample
     for s, acts in pos3.items():
@@ -84,9 +91,8 @@ def test_sample_2d_is_the_projection_of_3d(sample):
             np.testing.assert_allclose(uv, project_to_image(X_cam, cam), atol=0.01)
 
 
+@needs_sample
 def test_sample_through_the_dataset_loader():
-    from poselift_core.data import load_sample
-
     ds = load_sample()
     assert set(ds.subjects()) == set(SAMPLE_CLIPS)
     assert ds.actions("Test") == list(SAMPLE_CLIPS["Test"])
@@ -95,72 +101,35 @@ def test_sample_through_the_dataset_loader():
     assert float(t.x2d.abs().max()) < 1.1  # every joint stays (nearly) inside every image
 
 
-# ---------------------------------------------------------------- DeepMimic reader on a hand-written humanoid
-def _urdf() -> str:
-    """A humanoid with DeepMimic's joint names and round offsets (before the 0.25 scale)."""
-    joints = [("root", "base", "root", "fixed", "0 0 0"), ("chest", "root", "chest", "spherical", "0 4 0"),
-              ("neck", "chest", "neck", "spherical", "0 4 0")]
-    for side, z in (("right", 1), ("left", -1)):
-        joints += [(f"{side}_hip", "root", f"{side}_hip", "spherical", f"0 0 {z}"),
-                   (f"{side}_knee", f"{side}_hip", f"{side}_knee", "revolute", "0 -2 0"),
-                   (f"{side}_ankle", f"{side}_knee", f"{side}_ankle", "spherical", "0 -2 0"),
-                   (f"{side}_shoulder", "chest", f"{side}_shoulder", "spherical", f"0 4 {2 * z}"),
-                   (f"{side}_elbow", f"{side}_shoulder", f"{side}_elbow", "revolute", "0 -1 0"),
-                   (f"{side}_wrist", f"{side}_elbow", f"{side}_wrist", "fixed", "0 -1 0")]
-    links = "".join(f'<link name="{c}"/>' for _, _, c, _, _ in joints if c != "neck")
-    links += ('<link name="neck"><collision><origin xyz="0 1 0"/><geometry><sphere radius="1"/></geometry>'
-              '</collision></link><link name="base"/>')
-    body = "".join(f'<joint name="{n}" type="{t}"><parent link="{p}"/><child link="{c}"/><origin xyz="{o}"/>'
-                   + ('<axis xyz="0 0 1"/>' if t == "revolute" else "") + "</joint>"
-                   for n, p, c, t, o in joints)
-    return f'<robot name="h">{links}{body}</robot>\x00'
+# ---------------------------------------------------------------- the locator
+def test_missing_sample_names_path_and_rebuild_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"data_3d_sample.npz.*python -m poselift_core.data build-sample"):
+        load_sample(tmp_path)
 
 
-def test_deepmimic_reader_hand_computed_pose():
-    import json
-
-    ident = [1, 0, 0, 0]
-    c, s = np.cos(np.pi / 4), np.sin(np.pi / 4)  # quaternion of 90 deg about z: (cos 45, 0, 0, sin 45)
-    rot_z90 = [c, 0, 0, s]
-    # frame layout: duration, root pos, root quat, chest, neck, r hip, r knee, r ankle, r shoulder, r elbow,
-    # l hip, l knee, l ankle, l shoulder, l elbow
-    f0 = [0.1, 0, 2, 0, *ident, *ident, *ident, *ident, 0.0, *ident, *ident, 0.0, *ident, 0.0, *ident, *ident, 0.0]
-    f1 = [0.0, 1, 2, 0, *ident, *ident, *ident, *ident, -np.pi / 2, *ident, *rot_z90, np.pi / 2,
-          *ident, 0.0, *ident, *ident, 0.0]
-    clip = read_deepmimic(json.dumps({"Loop": "none", "Frames": [f0, f1]}), _urdf(), fps=20.0)
-    assert clip.num_frames == 3  # 0.1 s at 20 Hz, both ends
-    P = clip.positions()
-    at = lambda f, n: P[f, clip.names.index(n)]  # noqa: E731
-    # offsets are scaled by 0.25 (DeepMimic's globalScaling); rest pose = cumulative offsets
-    np.testing.assert_allclose(at(0, "right_hip"), [0, 2, 0.25], atol=1e-12)
-    np.testing.assert_allclose(at(0, "right_knee"), [0, 1.5, 0.25], atol=1e-12)
-    np.testing.assert_allclose(at(0, "right_ankle"), [0, 1, 0.25], atol=1e-12)
-    np.testing.assert_allclose(at(0, "head_end"), [0, 4.5, 0], atol=1e-12)  # neck (0, 4, 0) + sphere top 0.5
-    # knee -90 deg about z bends the shin backwards (-x); the right shoulder's 90 deg about z lifts the arm
-    # forward-up from -y to +x, and the elbow's +90 deg turns the forearm from +x to +y
-    np.testing.assert_allclose(at(2, "right_ankle") - at(2, "right_knee"), [-0.5, 0, 0], atol=1e-12)
-    np.testing.assert_allclose(at(2, "right_elbow") - at(2, "right_shoulder"), [0.25, 0, 0], atol=1e-12)
-    np.testing.assert_allclose(at(2, "right_wrist") - at(2, "right_elbow"), [0, 0.25, 0], atol=1e-12)
-    # the middle frame is the slerp halfway: the knee at -45 deg
-    shin = at(1, "right_ankle") - at(1, "right_knee")
-    np.testing.assert_allclose(shin, 0.5 * np.array([-np.sin(np.pi / 4), -np.cos(np.pi / 4), 0]), atol=1e-12)
-    np.testing.assert_allclose(at(1, "root"), [0.5, 2, 0], atol=1e-12)
-    X = to_h36m17(P, clip.names, clip.parents)
-    np.testing.assert_allclose(X[:, H36M_17.index("RHip")], P[:, clip.names.index("right_hip")])
-    np.testing.assert_allclose(X[:, H36M_17.index("Thorax")], P[:, clip.names.index("neck")])
+def test_sample_splits_from_metadata(tmp_path, monkeypatch):
+    root = tmp_path / "data" / "sample"
+    p3, p2 = make_fake_h36m(tmp_path / "tmp", subjects=("S1", "S9"), actions=("Walking",), frames=4,
+                            metadata={"splits": {"train": ["S1"], "test": ["S9"]}, "fps": 50})
+    root.mkdir(parents=True)
+    p3.rename(root / "data_3d_sample.npz")
+    p2.rename(root / "data_2d_sample_gt.npz")
+    ds = load_sample(root)
+    assert ds.splits == {"train": ["S1"], "test": ["S9"]} and sample_splits(root)["test"] == ["S9"]
+    assert ds.tensors("test").subjects == ["S9"] * 4
+    monkeypatch.setattr(sample_module, "_REPO_ROOT", tmp_path)
+    from poselift_core.data import SAMPLE_TEST_SUBJECTS, SAMPLE_TRAIN_SUBJECTS
+    assert SAMPLE_TRAIN_SUBJECTS == ("S1",) and SAMPLE_TEST_SUBJECTS == ("S9",)
 
 
-@pytest.mark.skipif(not os.environ.get("POSELIFT_SAMPLE_CACHE"),
-                    reason="set POSELIFT_SAMPLE_CACHE to a folder holding (or allowed to download) the source "
-                           "packages to check that build-sample reproduces the committed arrays")
-def test_rebuild_reproduces_the_committed_arrays(tmp_path, sample):
-    from poselift_core.data.sample import build_sample
-
-    p3, p2 = build_sample(tmp_path, os.environ["POSELIFT_SAMPLE_CACHE"])
-    with np.load(p3, allow_pickle=True) as z3, np.load(p2, allow_pickle=True) as z2:
-        pos3, pos2 = z3["positions_3d"].item(), z2["positions_2d"].item()
-    for s, acts in sample[0].items():
-        for a, X in acts.items():
-            np.testing.assert_array_equal(pos3[s][a], X)
-            for c in range(4):
-                np.testing.assert_array_equal(pos2[s][a][c], sample[2][s][a][c])
+@needs_sample
+def test_bundled_sample_is_consistent():
+    ds = load_sample()
+    splits = sample_splits()
+    assert set(splits["train"] + splits["test"]) == set(ds.subjects())
+    for s in ds.subjects():
+        for a in ds.actions(s)[:2]:
+            for c, cam in enumerate(ds.cameras(s)):
+                seq = ds.sequence(s, a, c)
+                assert (seq.camera_abs[..., 2] > 0).all()
+                assert np.abs(ref_pixels(seq.camera_abs.astype(np.float64), cam) - seq.pixels).max() < 0.01

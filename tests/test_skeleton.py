@@ -2,7 +2,7 @@ import torch
 import pytest
 
 from poselift_core.skeleton import (H36M_16, H36M_17, H36M_32, H36M_32_TO_17, HUMANEVA_15, Skeleton,
-                                    get_skeleton)
+                                    flip_index, get_skeleton)
 
 
 def test_h36m17_is_the_reduced_mocap_skeleton_with_shoulders_on_thorax():
@@ -32,6 +32,18 @@ def test_flip_permutation_is_an_involution_swapping_names(sk):
             assert j not in sk.left and j not in sk.right
         else:  # partners differ only in their side prefix
             assert a[1:].lower() == b[1:].lower() and {a[0], b[0]} == {"L", "R"}
+
+
+def test_flip_index_of_any_layout_swaps_exactly_the_given_pairs():
+    # a 2D layout may pair its joints differently from the skeleton: here joints 0<->3 and 4<->1, 2 unpaired
+    assert flip_index((0, 4), (3, 1), 5) == [3, 4, 2, 0, 1]
+    assert flip_index((), (), 3) == [0, 1, 2]
+    assert flip_index(H36M_17.left, H36M_17.right, 17) == H36M_17.flip_permutation
+    with pytest.raises(ValueError, match="left has 2 joints but right has 1"):
+        flip_index((0, 1), (2,), 3)
+    for bad in ((5,), (-1,)):
+        with pytest.raises(ValueError, match=r"out of range for 5 joints"):
+            flip_index((0,), bad, 5)
 
 
 def test_row_normalised_adjacency_known_values():

@@ -2,9 +2,6 @@
 import hashlib
 import json
 import math
-import os
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
@@ -334,34 +331,6 @@ def test_gridconv_step_and_hook_run(tmp_path):
     trainer.model.on_train_step = lambda p, e: (temps.append(p), hook(p, e))
     res = trainer.fit()
     assert temps == pytest.approx([0, 1 / 3, 2 / 3]) and math.isfinite(res["mpjpe"])
-
-
-_FAULTS_SCRIPT = r"""
-import resource, sys, torch
-from poselift_core.train import keep_freed_cpu_memory
-applied = keep_freed_cpu_memory() if sys.argv[1] == "keep" else False
-torch.empty(12_000_000).fill_(1.0)  # first allocation of the size: pages come in either way
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(20):  # what a training step does: allocate, write, free big activations
-    torch.empty(12_000_000).fill_(1.0)
-print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-
-
-def test_keep_freed_cpu_memory_stops_page_faults_on_reallocation():
-    """48 MB allocated and freed twenty times: glibc's default maps and unmaps it every time (~12k faults each),
-    with the setting the freed block is reused."""
-    def run(mode: str) -> tuple[str, int]:
-        out = subprocess.run([sys.executable, "-c", _FAULTS_SCRIPT, mode], capture_output=True, text=True,
-                             check=True, env={**os.environ, "POSELIFT_KEEP_CPU_MEMORY": "1"}).stdout.split()
-        return out[0], int(out[1])
-
-    applied, kept_faults = run("keep")
-    if applied != "True":
-        pytest.skip("keep_freed_cpu_memory() has no effect here (not Linux/glibc)")
-    _, default_faults = run("default")
-    assert default_faults > 20 * 5_000, default_faults  # the default really faults in every block again
-    assert kept_faults < default_faults / 5, (kept_faults, default_faults)  # measured 0 vs 234k
 
 
 def test_throughput_counts_samples_and_training_time_excludes_evaluation(data, monkeypatch):

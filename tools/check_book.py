@@ -29,7 +29,6 @@ import base64
 import functools
 import http.server
 import json
-import os
 import shutil
 import subprocess
 import sys

@@ -3,56 +3,26 @@
 ``inspect PATH...`` summarises any VideoPose3D-format ``.npz`` (3D or 2D, told apart by their keys) and runs
 the checks training runs: finite values, one joint count per file, and for a 3D file given with its 2D file
 (``data_3d_<name>.npz`` with ``data_2d_<name>_<keypoints>.npz``, or the only two files given) every loader
-check (2D for every 3D sequence, no 2D shorter than its 3D, camera counts); ``inspect`` alone (or ``--sample``)
-checks both files of the bundled sample and ``--open`` the open benchmark (whose 3D file, ``positions_3d_mm``,
-is checked against its content hash and loaded with its projected 2D). ``convert-mocap``, ``build-sample`` and
-``build-open`` live in
-:mod:`poselift_core.data.mocap`, :mod:`poselift_core.data.sample` and :mod:`poselift_core.data.build_open`,
-imported only when those subcommands run.
-Errors (a failed check, a corrupt member of an archive) print one line naming the file and exit with status 2.
+check (2D for every 3D sequence, no 2D shorter than its 3D, camera counts, 2D joints on or mappable onto the
+3D joints); ``inspect`` alone (or ``--sample``) checks both files of the bundled sample and ``--open`` the open
+benchmark (whose 3D file, ``positions_3d_mm``, is checked against its content hash and loaded with its projected
+2D). ``convert-mocap``, ``build-sample`` and ``build-open`` live in the conversion package
+(:mod:`poselift_core.conversion.mocap`, :mod:`~poselift_core.conversion.build_sample`,
+:mod:`~poselift_core.conversion.build_open`), imported only when those subcommands run. Errors (a failed check, a
+corrupt member of an archive) print one line naming the file and exit with status 2 (the error contract of :func:`poselift_core.__main__.run_cli`).
 """
 from __future__ import annotations
 
 import argparse
-import io
 import sys
-import zipfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from ..__main__ import HelpFormatter, OneLineParser, error_line, positive_float, positive_int
-from .h36m import DataError, _open_npz, _read_dict, cameras_from_dict, sample_paths
-
-
-def corrupt_member(path: "str | Path") -> str | None:
-    """``None`` when every member of the ``.npz`` at ``path`` decompresses, passes its CRC and parses as an
-    array; else one line naming the file and the first bad member. Reads the whole file (for diagnosis)."""
-    path = Path(path)
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
-        return f"{path} is not a readable .npz archive ({type(e).__name__})"
-    with zf:
-        for info in zf.infolist():
-            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            try:
-                raw = zf.read(info)                               # checks the CRC and the compression
-                np.lib.format.read_array(io.BytesIO(raw), allow_pickle=True)   # the format pickles dicts
-            except Exception as e:  # noqa: BLE001 - zlib, CRC, header, pickle: all mean "this member is bad"
-                why = " ".join(str(e).split())[:200] or type(e).__name__
-                return f"{path}: member {key!r} is corrupt ({type(e).__name__}: {why}); re-download or rebuild the file"
-    return None
-
-
-def find_corrupt_npz(paths: Iterable["str | Path"]) -> str | None:
-    """The :func:`corrupt_member` line of the first damaged file among ``paths``, or ``None``."""
-    for path in paths:
-        found = corrupt_member(path)
-        if found:
-            return found
-    return None
+from ..__main__ import HelpFormatter, OneLineParser, error_line, positive_float, positive_int, run_cli
+from .sample import require_sample
+from .videopose3d import DataError, cameras_from_dict, corrupt_member, file_kind, open_npz, read_dict
 
 
 def _frames_text(views: Sequence) -> str:
@@ -61,13 +31,13 @@ def _frames_text(views: Sequence) -> str:
 
 
 def _is_open_benchmark(path: Path) -> bool:
-    with _open_npz(path) as npz:
+    with open_npz(path) as npz:
         return "positions_3d_mm" in npz.files
 
 
 def describe_open(path: "str | Path") -> str:
     """Summary of an open-benchmark file (int16 millimetre 3D, 2D projected at load time), after its checks:
-    the stored content hash and every check of :class:`~poselift_core.data.h36m.PoseDataset`."""
+    the stored content hash and every check of :class:`~poselift_core.data.videopose3d.PoseDataset`."""
     from .open_benchmark import load_open, read_open_mm
 
     path = Path(path)
@@ -94,18 +64,13 @@ def describe_open(path: "str | Path") -> str:
 def describe_npz(path: "str | Path") -> str:
     """Multi-line summary of a 3D or 2D VideoPose3D file: subjects, actions, frames, cameras, joints, metadata."""
     path = Path(path)
-    with _open_npz(path) as npz:
-        keys = sorted(npz.files)
-        if "positions_3d" in keys:
-            kind, positions = "3D", _read_dict(npz, "positions_3d", path)
-            cams = _read_dict(npz, "cameras", path, required=False)
-            metadata = None
-        elif "positions_2d" in keys:
-            kind, positions = "2D", _read_dict(npz, "positions_2d", path)
-            metadata = _read_dict(npz, "metadata", path, required=False)
-            cams = None
-        else:
+    with open_npz(path) as npz:
+        keys, kind = sorted(npz.files), file_kind(npz)
+        if kind is None:
             raise DataError(f"{path} is neither a 3D (positions_3d) nor a 2D (positions_2d) file; keys: {keys}")
+        positions = read_dict(npz, f"positions_{kind.lower()}", path)
+        cams = read_dict(npz, "cameras", path, required=False) if kind == "3D" else None
+        metadata = read_dict(npz, "metadata", path, required=False) if kind == "2D" else None
     lines = [f"{path}: VideoPose3D {kind} file, keys {keys}"]
     joints, total = set(), 0
     for subject, acts in positions.items():
@@ -129,7 +94,7 @@ def describe_npz(path: "str | Path") -> str:
         parsed = cameras_from_dict(cams)
         lines.append("cameras: " + ", ".join(f"{s} x{len(c)}" for s, c in parsed.items()))
     elif kind == "3D":
-        lines.append("cameras: none stored (the built-in Human3.6M table applies)")
+        lines.append("cameras: none stored (load_videopose3d applies the built-in Human3.6M table)")
     if metadata is not None:
         lines.append(f"metadata: {metadata}")
     return "\n".join(lines)
@@ -140,9 +105,9 @@ def check_arrays(path: "str | Path") -> None:
     camera), one joint count in the file, no NaN or inf; raises :class:`DataError` naming file, subject,
     action (and camera) and the first bad frame."""
     path = Path(path)
-    with _open_npz(path) as npz:
-        three = "positions_3d" in npz.files
-        positions = _read_dict(npz, "positions_3d" if three else "positions_2d", path)
+    with open_npz(path) as npz:
+        three = file_kind(npz) == "3D"
+        positions = read_dict(npz, "positions_3d" if three else "positions_2d", path)
     dim = 3 if three else 2
     joints: dict[int, tuple] = {}
     for s, acts in positions.items():
@@ -166,8 +131,8 @@ def _pairs(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
     """(3D, 2D) pairs among ``paths``: by name (``data_3d_X.npz`` with ``data_2d_X_*.npz``), or the only two."""
     kinds = {}
     for p in paths:
-        with _open_npz(p) as npz:
-            kinds[p] = "3D" if "positions_3d" in npz.files else "2D" if "positions_2d" in npz.files else None
+        with open_npz(p) as npz:
+            kinds[p] = file_kind(npz)
     threes = [p for p in paths if kinds[p] == "3D"]
     twos = [p for p in paths if kinds[p] == "2D"]
     if len(threes) == 1 and len(twos) == 1:
@@ -184,11 +149,11 @@ def _pairs(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
 def check_pair(p3: Path, p2: Path) -> None:
     """Load the pair as training does, so every loader check runs (HumanEva files with their own cameras)."""
     from .h36m import load_videopose3d
+    from .humaneva import humaneva_conventions
+    from .videopose3d import load_file_pair
 
     if p3.stem.startswith("data_3d_humaneva"):
-        from .humaneva import HUMANEVA_15, HUMANEVA_TEST_SUBJECTS, HUMANEVA_TRAIN_SUBJECTS, humaneva_cameras_for
-        load_videopose3d(p3, p2, joints=HUMANEVA_15, skip=(), drift_sequences=(),
-                         cameras=humaneva_cameras_for(HUMANEVA_TRAIN_SUBJECTS + HUMANEVA_TEST_SUBJECTS))
+        load_file_pair(p3, p2, **humaneva_conventions())
     else:
         load_videopose3d(p3, p2)
 
@@ -199,12 +164,7 @@ def _inspect(args: argparse.Namespace) -> None:
         from .open_benchmark import open_path
         paths.append(open_path(args.root if args.root and args.root.name == "open" else None))
     if args.sample or not paths:
-        p3, p2 = sample_paths(args.root)
-        for p in (p3, p2):
-            if not p.is_file():
-                raise FileNotFoundError(f"bundled sample not found: {p}; rebuild it with "
-                                        f"`python -m poselift_core.data build-sample`")
-        paths += [p3, p2]
+        paths += list(require_sample(args.root))
     texts = []
     opened = [p for p in paths if Path(p).is_file() and _is_open_benchmark(Path(p))]
     for p in opened:
@@ -229,18 +189,19 @@ def _inspect(args: argparse.Namespace) -> None:
           + (f"; {len(pairs)} 3D/2D pair(s) load as for training" if pairs else ""))
 
 
+# The conversion package is imported only by the subcommands that run it: inspecting data never needs it.
 def _convert_mocap(args: argparse.Namespace) -> None:
-    from .mocap import convert_mocap_cli  # optional module, imported only when used
+    from ..conversion.mocap import convert_mocap_cli
     convert_mocap_cli(args)
 
 
 def _build_open(args: argparse.Namespace) -> None:
-    from .build_open import build_open_cli  # optional module, imported only when used
+    from ..conversion.build_open import build_open_cli
     build_open_cli(args)
 
 
 def _build_sample(args: argparse.Namespace) -> None:
-    from .sample import build_sample_cli  # optional module, imported only when used
+    from ..conversion.build_sample import build_sample_cli
     build_sample_cli(args)
 
 
@@ -292,24 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_line(e: BaseException) -> "str | None":
+    """:func:`~poselift_core.__main__.error_line`, plus a missing key or module named by the message alone."""
+    message = error_line(e)
+    if message is None and isinstance(e, (KeyError, ImportError)):
+        message = " ".join(str(e.args[0] if e.args else e).split())
+    return message
+
+
 def main(argv: "Sequence[str] | None" = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as e:            # --help (0) or a usage error (2, already printed on one line)
-        return int(e.code or 0)
-    try:
-        args.func(args)
-    except BrokenPipeError:
-        return 0
-    except Exception as e:  # noqa: BLE001 - user errors become one line (exit 2); bugs keep their traceback
-        message = error_line(e)
-        if message is None and isinstance(e, (KeyError, ImportError)):
-            message = " ".join(str(e.args[0] if e.args else e).split())
-        if message is None or __import__("os").environ.get("POSELIFT_DEBUG"):
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(build_parser(), argv, lambda args: args.func(args), _error_line)
 
 
 if __name__ == "__main__":

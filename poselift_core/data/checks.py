@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..camera import project_to_image
-from .h36m import PoseDataset
+from .videopose3d import PoseDataset
 
 __all__ = ["bone_lengths", "sanity_checks"]
 

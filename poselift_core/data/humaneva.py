@@ -3,8 +3,15 @@
 Files: ``data_3d_humaneva15.npz`` (subjects ``Train/S1..S3`` and ``Validate/S1..S3``, actions such as
 ``"Walking 1 chunk0"``, ``(N, 15, 3)`` world metres) and ``data_2d_humaneva15_<keypoints>.npz`` (3 colour
 cameras C1..C3, 640x480 pixels, 60 Hz). Protocol: train on ``Train/*``, test on ``Validate/*``, report
-P-MPJPE per subject for Walking, Jog and Box (as Pavllo et al., CVPR 2019). The file format is explained in the
-book, chapter 2 ("The VideoPose3D file format").
+P-MPJPE per subject for Walking, Jog and Box (as Pavllo et al., CVPR 2019), which the papers write "Walk", "Jog"
+and "Box": those short names are accepted wherever actions are selected (:data:`HUMANEVA_ACTION_ALIASES`). The
+file format is explained in the book, chapter 2 ("The VideoPose3D file format").
+
+2D detections may come in another joint set than the 15-joint 3D: VideoPose3D's
+``data_2d_humaneva15_detectron_pt_coco.npz`` holds COCO-17 keypoints (metadata ``layout_name`` ``'coco'``).
+They are mapped onto the 15 joints when the pair loads (pelvis = mid-hip, thorax = mid-shoulder, head top from
+the ears and shoulders; the table is in :mod:`poselift_core.keypoints`), and a 2D file whose joints cannot be
+mapped is refused then, with a message naming both joint sets.
 
 The extrinsics are HumanEva's calibration (quaternion w x y z, centre in millimetres, S3 reuses S1's).
 **The intrinsics are an approximate pinhole** (``f = 710 px``, ``c = (285, 218)`` px, no distortion), in the
@@ -18,17 +25,19 @@ from pathlib import Path
 
 from ..camera import Camera
 from ..skeleton import HUMANEVA_15
-from .h36m import PoseDataset, load_videopose3d, require_data_files
+from .videopose3d import PoseDataset, load_file_pair, require_data_files
 
 __all__ = [
     "HUMANEVA_ACTIONS", "HUMANEVA_EVAL_ACTIONS", "HUMANEVA_TRAIN_SUBJECTS", "HUMANEVA_TEST_SUBJECTS",
     "HUMANEVA_CAMERA_NAMES", "HUMANEVA_CAMERAS", "HUMANEVA_FRAME_OFFSETS", "HUMANEVA_TRIAL1_RANGES",
-    "HUMANEVA_FPS", "humaneva_cameras_for", "load_humaneva",
+    "HUMANEVA_FPS", "HUMANEVA_ACTION_ALIASES", "humaneva_cameras_for", "humaneva_conventions", "load_humaneva",
 ]
 
 HUMANEVA_ACTIONS = ("Walking", "Jog", "Gestures", "ThrowCatch", "Box")
 #: Actions of the usual results table (the papers' "Walk", "Jog", "Box").
 HUMANEVA_EVAL_ACTIONS = ("Walking", "Jog", "Box")
+#: The protocol's short action names -> the files' names ("Jog" and "Box" are the same in both).
+HUMANEVA_ACTION_ALIASES = {"Walk": "Walking", "Jog": "Jog", "Box": "Box"}
 HUMANEVA_TRAIN_SUBJECTS = ("Train/S1", "Train/S2", "Train/S3")
 HUMANEVA_TEST_SUBJECTS = ("Validate/S1", "Validate/S2", "Validate/S3")
 HUMANEVA_CAMERA_NAMES = ("C1", "C2", "C3")
@@ -103,12 +112,18 @@ def load_humaneva(data_dir: "str | Path", keypoints: str = "gt") -> PoseDataset:
 
     Returns a :class:`PoseDataset` on the 15-joint skeleton at 60 fps with splits ``train`` = ``Train/S1..S3``
     and ``test`` = ``Validate/S1..S3``. Select the usual table with
-    ``ds.tensors('test', actions=HUMANEVA_EVAL_ACTIONS)`` (canonical action = text before the first space, so
-    ``"Walking 1 chunk0"`` counts as ``"Walking"``). ``Unlabeled/...`` 2D subjects are kept in
+    ``ds.tensors('test', actions=HUMANEVA_EVAL_ACTIONS)`` or ``actions=("Walk", "Jog", "Box")`` (canonical
+    action = text before the first space, so ``"Walking 1 chunk0"`` counts as ``"Walking"``). COCO-17 2D
+    (``keypoints="detectron_pt_coco"``) is mapped onto the 15 joints. ``Unlabeled/...`` 2D subjects are kept in
     ``ds.unlabeled_2d``.
     """
     p3, p2 = require_data_files(data_dir, "humaneva15", keypoints, "load_humaneva")
-    cameras = humaneva_cameras_for(HUMANEVA_TRAIN_SUBJECTS + HUMANEVA_TEST_SUBJECTS)
-    return load_videopose3d(p3, p2, joints=HUMANEVA_15, cameras=cameras, fps=HUMANEVA_FPS,
-                            splits={"train": list(HUMANEVA_TRAIN_SUBJECTS), "test": list(HUMANEVA_TEST_SUBJECTS)},
-                            skip=(), drift_sequences=(), name=f"humaneva15-{keypoints}")
+    return load_file_pair(p3, p2, **humaneva_conventions(), name=f"humaneva15-{keypoints}")
+
+
+def humaneva_conventions() -> dict:
+    """Keyword arguments of :func:`~poselift_core.data.videopose3d.load_file_pair` for VideoPose3D's HumanEva-I
+    files (which store no cameras): skeleton, cameras, frame rate, splits and the action aliases."""
+    return {"joints": HUMANEVA_15, "cameras": humaneva_cameras_for(HUMANEVA_TRAIN_SUBJECTS + HUMANEVA_TEST_SUBJECTS),
+            "fps": HUMANEVA_FPS, "action_aliases": HUMANEVA_ACTION_ALIASES,
+            "splits": {"train": list(HUMANEVA_TRAIN_SUBJECTS), "test": list(HUMANEVA_TEST_SUBJECTS)}}

@@ -3,7 +3,7 @@
 ``data/open/data_3d_open.npz`` (shipped in the repository) holds the 3D of every clip once; the ground-truth 2D
 is derived at load time by projecting through the four Human3.6M cameras of S1 (with their lens distortion),
 so the repository carries no second copy of the data as pixels. :func:`load_open` returns the same
-:class:`~poselift_core.data.h36m.PoseDataset` that the VideoPose3D files of Human3.6M give, and
+:class:`~poselift_core.data.videopose3d.PoseDataset` that the VideoPose3D files of Human3.6M give, and
 :func:`export_videopose3d` writes the usual ``data_3d_open.npz`` / ``data_2d_open_gt.npz`` pair for code that
 reads the VideoPose3D format directly.
 
@@ -15,7 +15,7 @@ fails instead of reading millimetres. ``metadata`` carries the fps, the split, t
 
 Split (by subject): train CMU 01, 02, 11 and the DeepMimic clips; test CMU 03 (walking on uneven terrain) and
 CMU 131 (BVH; stylised walks and hops, with a pelvis-to-thorax distance about 12 cm shorter than any training subject's), reported
-separately as well as together. How it is built: :mod:`poselift_core.data.build_open`. Explained in the book,
+separately as well as together. How it is built: :mod:`poselift_core.conversion.build_open`. Explained in the book,
 chapter 2 ("The open benchmark, and converting CMU motion capture").
 """
 from __future__ import annotations
@@ -27,9 +27,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from .._bundled_path import bundled_path
-from ..camera import H36M_CAMERAS
+from ..camera import project_to_image, world_to_camera
 from ..skeleton import H36M_16, H36M_17
-from .h36m import _NOSE, DataError, PoseDataset, _open_npz, _read_dict, cameras_from_dict, save_videopose3d
+from .h36m import H36M_17_TO_16, H36M_CAMERAS
+from .videopose3d import DataError, PoseDataset, cameras_from_dict, open_npz, read_dict, save_videopose3d
 
 __all__ = ["OPEN_TRAIN_SUBJECTS", "OPEN_TEST_SUBJECTS", "OPEN_CAMERA_SUBJECT", "OPEN_FILE", "open_path",
            "read_open_mm", "content_hash", "project_open", "load_open", "export_videopose3d"]
@@ -66,10 +67,10 @@ def read_open_mm(path: "str | Path | None" = None) -> tuple[dict, dict, dict]:
     p = open_path(path)
     if not p.is_file():
         raise FileNotFoundError(f"open benchmark not found: {p}; rebuild it with `{_REBUILD}`")
-    with _open_npz(p) as npz:
-        pos = _read_dict(npz, "positions_3d_mm", p)
-        meta = _read_dict(npz, "metadata", p)
-        cams = _read_dict(npz, "cameras", p)
+    with open_npz(p) as npz:
+        pos = read_dict(npz, "positions_3d_mm", p)
+        meta = read_dict(npz, "metadata", p)
+        cams = read_dict(npz, "cameras", p)
     for s, acts in pos.items():
         for a, x in acts.items():
             if not (isinstance(x, np.ndarray) and x.dtype == np.int16 and x.ndim == 3 and x.shape[1:] == (17, 3)):
@@ -84,8 +85,6 @@ def read_open_mm(path: "str | Path | None" = None) -> tuple[dict, dict, dict]:
 
 def project_open(world_m: np.ndarray, cameras) -> list[np.ndarray]:
     """Ground-truth 2D of world poses ``(N, 17, 3)`` metres: ``[(N, 17, 2) float32 pixels]`` per camera."""
-    from ..camera import project_to_image, world_to_camera
-
     X = np.asarray(world_m, dtype=np.float64)
     return [np.asarray(project_to_image(world_to_camera(X, c), c), dtype=np.float32) for c in cameras]
 
@@ -109,7 +108,7 @@ def load_open(root: "str | Path | None" = None, joints: int = 17) -> PoseDataset
     pixels = {s: {a: project_open(x, cams[s]) for a, x in acts.items()} for s, acts in world.items()}
     skeleton = H36M_17
     if joints == 16:
-        keep = [j for j in range(17) if j != _NOSE]
+        keep = list(H36M_17_TO_16)
         world = {s: {a: x[:, keep] for a, x in acts.items()} for s, acts in world.items()}
         pixels = {s: {a: [v[:, keep] for v in views] for a, views in acts.items()} for s, acts in pixels.items()}
         skeleton = H36M_16

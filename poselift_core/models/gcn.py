@@ -1,9 +1,10 @@
 """The residual GCN lifting network of SemGCN / Liu et al. / Any-GCN, with Modulated GCN and SemGCN layers.
 
 ``GConv(2 -> C) -> BN -> ReLU``, ``num_blocks`` residual blocks of two ``GConv -> BN -> ReLU``, ``GConv(C -> 3)``
-(Zhao et al., CVPR 2019; `tamasino52/Any-GCN`), with the graph convolution picked by name from :data:`GRAPH_CONVS`
-(:mod:`poselift_core.models.graph_conv`), optional SemGCN non-local blocks and an optional per-sample
-"experts" adjacency. Explained in the book, chapter 3 ("One rule, nine layers").
+(Zhao et al., CVPR 2019; `tamasino52/Any-GCN`), with the graph convolution picked by name from
+:data:`~poselift_core.models.graph_conv.GRAPH_CONVS`, optional SemGCN non-local blocks and an optional per-sample
+"experts" adjacency. Explained in the book, chapter 3 ("One rule, nine layers"). :data:`GCN_VARIANTS` are the
+family's model names, :func:`build_gcn` builds one.
 
 Activations stay joints-first, ``(J, B, C)``, through the whole network (see ``graph_conv``): BatchNorm then
 runs on the flat ``(J*B, C)`` view, whose statistics are pooled over batch and joints exactly like the
@@ -18,27 +19,24 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..config import check_config, check_keys
 from ..skeleton import Skeleton, get_skeleton
-from .graph_conv import (  # noqa: F401 - re-exported: the layers are part of this family's public API
-    GRAPH_CONVS, ConvStyleGraphConv, DecoupledPostAggGraphConv, DecoupledPreAggGraphConv,
-    DecoupledVanillaGraphConv, ModulatedGraphConv, NoSharingGraphConv, PostAggGraphConv, PreAggGraphConv,
-    SemGraphConv, VanillaGraphConv, _GraphConv, aggregate, topological_rank)
+from .graph_conv import GRAPH_CONVS, _GraphConv
 
-__all__ = [
-    "VanillaGraphConv", "DecoupledVanillaGraphConv", "PreAggGraphConv", "DecoupledPreAggGraphConv",
-    "PostAggGraphConv", "DecoupledPostAggGraphConv", "ConvStyleGraphConv", "NoSharingGraphConv",
-    "ModulatedGraphConv", "SemGraphConv", "ConditionalAdjacency", "GraphNonLocal", "GaussianNonLocal",
-    "GCNConfig", "GCNLifter",
-    "GRAPH_CONVS", "MODEL_BUILDERS", "aggregate", "topological_rank",
-]
+__all__ = ["GCN_VARIANTS", "ConditionalAdjacency", "GraphNonLocal", "GaussianNonLocal", "GCNConfig", "GCNLifter",
+           "build_gcn"]
 
 Tensor = torch.Tensor
+
+#: The family's model names, one per graph-convolution layer (the keys of ``GRAPH_CONVS``), in registry order.
+GCN_VARIANTS: tuple[str, ...] = tuple(GRAPH_CONVS)
+REG_TYPES = ("add", "mul", "no_skeleton")  # how a conditional adjacency combines with the skeleton's
 
 
 # --------------------------------------------------------------------------- network parts
@@ -62,7 +60,7 @@ class ConditionalAdjacency(nn.Module):
     def __init__(self, in_channels: int, num_joints: int, num_experts: int, reg_type: str = "add",
                  dropout: float = 0.2) -> None:
         super().__init__()
-        if reg_type not in ("add", "mul", "no_skeleton"):
+        if reg_type not in REG_TYPES:
             raise ValueError(f"ConditionalAdjacency: reg_type must be 'add', 'mul' or 'no_skeleton', got {reg_type!r}")
         self.reg_type, self.dropout = reg_type, dropout
         self.gate = nn.Linear(in_channels, num_experts)
@@ -82,7 +80,7 @@ class ConditionalAdjacency(nn.Module):
 
 
 class _NonLocalBlock(nn.Module):
-    """What both non-local blocks share: per-joint maps :math:`\theta, \phi, g` to :math:`C/2` channels, the output
+    r"""What both non-local blocks share: per-joint maps :math:`\theta, \phi, g` to :math:`C/2` channels, the output
     map :math:`W_z` and a BN that starts at :math:`\gamma = \beta = 0` (the block starts as the identity)."""
 
     def __init__(self, channels: int) -> None:
@@ -194,24 +192,11 @@ class _GraphConvUnit(nn.Module):
 
 
 # --------------------------------------------------------------------------- the network
-def _make_graph_conv(cfg: "GCNConfig", skeleton: Skeleton, adj: Tensor, c_in: int, c_out: int) -> _GraphConv:
-    cls = GRAPH_CONVS[cfg.variant]
-    if cls is ConvStyleGraphConv:
-        return cls(c_in, c_out, adj, skeleton.parents)
-    if cls is NoSharingGraphConv:
-        return cls(c_in, c_out, adj, dense_weights=cfg.dense_weights)
-    if cls is ModulatedGraphConv:
-        return cls(c_in, c_out, adj, modulation_init=cfg.modulation_init)
-    return cls(c_in, c_out, adj)
-
-
-
-
 @dataclass
 class GCNConfig:
     """Everything that defines a :class:`GCNLifter`. Defaults = Any-GCN's CLI defaults (`tamasino52/Any-GCN`)."""
 
-    variant: str = "vanilla"  # key of GRAPH_CONVS
+    variant: str = "vanilla"  # one of GCN_VARIANTS
     skeleton: str = "h36m16"  # the reference counts are for 16 joints (Nose removed)
     hidden: int = 128
     num_blocks: int = 4  # residual blocks of two graph convolutions
@@ -225,20 +210,11 @@ class GCNConfig:
     dense_weights: bool = False  # nosharing only: store all J^2 blocks (reference count) instead of nnz(A)
 
     def __post_init__(self) -> None:
-        choices = {"variant": tuple(GRAPH_CONVS), "adjacency": ("row", "diag1"),
-                   "reg_type": ("add", "mul", "no_skeleton"), "modulation_init": ("ones", "xavier")}
-        for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                raise ValueError(f"GCNConfig.{key}={getattr(self, key)!r}; expected one of {allowed}")
-        types = {"hidden": int, "num_blocks": int, "num_experts": int, "dropout": (int, float),
-                 "non_local": bool, "gaussian_non_local": bool, "dense_weights": bool, "skeleton": str}
-        for key, typ in types.items():
-            value = getattr(self, key)
-            if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-                raise TypeError(f"GCNConfig.{key} must be {typ}, got {type(value).__name__} {value!r}")
-        if self.hidden < 1 or self.num_blocks < 0 or self.num_experts < 0 or not 0 <= self.dropout < 1:
-            raise ValueError(f"GCNConfig: invalid sizes hidden={self.hidden}, num_blocks={self.num_blocks}, "
-                             f"num_experts={self.num_experts}, dropout={self.dropout}")
+        check_config(self, "GCNConfig",
+                     choices={"variant": GCN_VARIANTS, "adjacency": ("row", "diag1"), "reg_type": REG_TYPES,
+                              "modulation_init": ("ones", "xavier")},
+                     ranges={"hidden": (1, None), "num_blocks": (0, None), "num_experts": (0, None),
+                             "dropout": (0, 1)})
 
 
 class GCNLifter(nn.Module):
@@ -268,11 +244,14 @@ class GCNLifter(nn.Module):
         self.config = dataclasses.replace(config, skeleton=self.skeleton.name)
         sk, C = self.skeleton, config.hidden
         adj = sk.adjacency(config.adjacency)
+        layer = GRAPH_CONVS[config.variant]
+        options = {key: getattr(config, key) for key in layer.options}  # e.g. nosharing's dense_weights
 
         def unit(c_in: int, c_out: int, norm: bool = True, routed: bool = True) -> _GraphConvUnit:
             router = (ConditionalAdjacency(c_in, sk.num_joints, config.num_experts, config.reg_type)
                       if routed and config.num_experts > 0 else None)
-            return _GraphConvUnit(_make_graph_conv(config, sk, adj, c_in, c_out), router, norm, config.dropout)
+            gconv = layer(c_in, c_out, adj, sk.parents, **options)
+            return _GraphConvUnit(gconv, router, norm, config.dropout)
 
         if config.non_local and not sk.nonlocal_groups:
             raise ValueError(f"GCNLifter: non_local=True needs joint groups; skeleton {sk.name!r} defines none")
@@ -295,26 +274,17 @@ class GCNLifter(nn.Module):
         return self.output(self.output_nonlocal(h)).transpose(0, 1).contiguous()  # (B, J, 3)
 
 
-def _builder(variant: str, **preset) -> Callable[..., GCNLifter]:
-    def build(skeleton: "str | int | Skeleton | None" = None, **overrides) -> GCNLifter:
-        fields = {f.name for f in dataclasses.fields(GCNConfig)}
-        unknown = sorted(set(overrides) - fields)
-        if unknown:
-            raise ValueError(f"model {variant!r}: unknown option(s) {unknown}; valid: {sorted(fields)}")
-        if overrides.get("variant", variant) != variant:
-            raise ValueError(f"model {variant!r}: variant={overrides['variant']!r} does not match the model name")
-        sk = get_skeleton(skeleton if skeleton is not None else GCNConfig.skeleton)
-        cfg = GCNConfig(**{**preset, **overrides, "variant": variant, "skeleton": sk.name})
-        return GCNLifter(cfg, skeleton=sk)
-
-    build.__doc__ = f"Build the {variant!r} GCN lifter (GCNConfig defaults, then {preset or 'no presets'}, then overrides)."
-    return build
-
-
 # The published Modulated GCN numbers come from the original's diag-1 adjacency (`ZhimingZo/Modulated-GCN`); Any-GCN's
 # "modulated" uses D^-1 (A + I). Parameter counts are the same (287,923); pass adjacency="row" for Any-GCN.
 _PRESETS: dict[str, dict] = {"modulated": {"adjacency": "diag1"}}
 
-MODEL_BUILDERS: dict[str, Callable[..., GCNLifter]] = {
-    name: _builder(name, **_PRESETS.get(name, {})) for name in GRAPH_CONVS
-}
+
+def build_gcn(name: str, skeleton: "str | int | Skeleton | None" = None, **overrides) -> GCNLifter:
+    """The GCN lifter of variant ``name`` (one of :data:`GCN_VARIANTS`): :class:`GCNConfig` defaults, then the
+    variant's preset (``modulated``: ``adjacency="diag1"``), then ``overrides`` (:class:`GCNConfig` fields)."""
+    check_keys(GCNConfig, overrides, f"model {name!r}")
+    if overrides.get("variant", name) != name:
+        raise ValueError(f"model {name!r}: variant={overrides['variant']!r} does not match the model name")
+    sk = get_skeleton(skeleton if skeleton is not None else GCNConfig.skeleton)
+    cfg = GCNConfig(**{**_PRESETS.get(name, {}), **overrides, "variant": name, "skeleton": sk.name})
+    return GCNLifter(cfg, skeleton=sk)

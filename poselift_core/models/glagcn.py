@@ -38,17 +38,18 @@ released HumanEva edge list, which mixes directions (7).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..config import check_config, check_keys
+from ..graph import spatial_partition
 from ..skeleton import Skeleton, get_skeleton
 
 __all__ = [
-    "spatial_partition",
     "AdaptiveGraphConv",
     "TemporalConv",
     "GCNTemporalBlock",
@@ -58,36 +59,12 @@ __all__ = [
     "dropout",
     "pointwise",
     "build_glagcn",
-    "MODEL_BUILDERS",
 ]
 
-NUM_SUBSETS = 3        # self, inward, outward (ST-GCN "spatial" partition)
 GRAPH_DROPOUT = 0.1    # hard-coded inside the original unit_gcn, independent of the stage dropout
 TEMPORAL_KERNEL = 9    # unit_tcn kernel (9, 1), zero padding 4
 P_INIT = 1e-6          # the learnable graph offset starts (almost) at zero
 BN_MOMENTUM_START, BN_MOMENTUM_END = 0.1, 0.001
-
-
-def spatial_partition(skeleton: "Skeleton | str | int") -> torch.Tensor:
-    """The three fixed subset graphs ``A`` of shape ``(3, J, J)``, row ``i`` = receiving joint.
-
-    ``A[0] = I`` (self); ``A[1][c, parent(c)] = 1``: a child receives its parent, the root nothing (ST-GCN's
-    "inward" edge list child -> parent); ``A[2][p, c] = 1 / #children(p)``: a parent receives the mean of its
-    children ("outward"). The original stores the transposes and normalises their columns (over senders);
-    normalising our rows is the same. Built from ``skeleton.parents``, so any joint order gives the same
-    graph up to permutation.
-    """
-    sk = get_skeleton(skeleton)
-    J = sk.num_joints
-    parents = torch.tensor(sk.parents)
-    child = torch.nonzero(parents >= 0).squeeze(1)
-    parent = parents[child]
-    n_children = torch.bincount(parent, minlength=J).float()
-    A = torch.zeros(NUM_SUBSETS, J, J)
-    A[0] = torch.eye(J)
-    A[1, child, parent] = 1.0
-    A[2, parent, child] = 1.0 / n_children[parent]
-    return A
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -139,11 +116,11 @@ class AdaptiveGraphConv(nn.Module):
 
     ``theta_k`` (senders) and ``phi_k`` (receivers) are linear maps ``C_in -> C_e = C_out / 4``; the tilde
     flattens each joint's ``(T, C_e)`` features into one vector, so ``S_k`` is one ``(J, J)`` graph per sample
-    whose rows (receivers) sum to 1 over the senders. ``A_k`` is :func:`spatial_partition`, ``P_k`` a learnable
-    ``(J, J)`` offset initialised to 1e-6, ``W_k`` a linear map ``C_in -> C_out`` with bias. ``down`` is the
-    identity when ``C_in = C_out``, else linear + BN. The BN's gamma starts at 1e-6, so a fresh unit is
-    ``ReLU(down(x))``. ``W_k`` is applied after the aggregation, as in the original; the three biases are
-    summed once since the rows of ``G_k`` need not sum to 1.
+    whose rows (receivers) sum to 1 over the senders. ``A_k`` is :func:`~poselift_core.graph.spatial_partition`,
+    ``P_k`` a learnable ``(J, J)`` offset initialised to 1e-6, ``W_k`` a linear map ``C_in -> C_out`` with bias.
+    ``down`` is the identity when ``C_in = C_out``, else linear + BN. The BN's gamma starts at 1e-6, so a fresh
+    unit is ``ReLU(down(x))``. ``W_k`` is applied after the aggregation, as in the original; the three biases
+    are summed once since the rows of ``G_k`` need not sum to 1.
 
     Narrow inputs (``C_in + 1 < C_e``: the ``2 -> C`` expansion unit) take a cheaper but identical route:
     with ``x~ = [x, 1]`` and ``M_k = [W_phi_k | b_phi_k]^T [W_theta_k | b_theta_k]`` (``(C_in+1)^2``), the logits
@@ -342,15 +319,11 @@ class GLAGCNConfig:
 
     def __post_init__(self) -> None:
         self.filter_widths = tuple(int(f) for f in self.filter_widths)  # lists from JSON checkpoints
+        # channels >= 4: the attention embeddings are channels / 4 wide
+        check_config(self, "GLAGCNConfig", ranges={"channels": (4, None), "dropout": (0, 1)})
         if not self.filter_widths or any(f < 1 or f % 2 == 0 for f in self.filter_widths):
             raise ValueError(f"GLAGCNConfig.filter_widths must be non-empty odd positive ints, "
                              f"got {self.filter_widths}")
-        if self.channels < 4:
-            raise ValueError(f"GLAGCNConfig.channels must be >= 4 (embedding width channels/4), got {self.channels}")
-        if self.readout not in ("shared", "individual"):
-            raise ValueError(f"GLAGCNConfig.readout must be 'shared' or 'individual', got {self.readout!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GLAGCNConfig.dropout must be in [0, 1), got {self.dropout}")
 
     @property
     def receptive_field(self) -> int:
@@ -476,11 +449,7 @@ def build_glagcn(skeleton: "Skeleton | str | int | None" = None, receptive_field
                  **overrides: Any) -> GLAGCN:
     """Build GLA-GCN; defaults to the released H36M model (243 frames). ``receptive_field=3^n`` picks
     ``filter_widths=(3,) * n``; other keys are :class:`GLAGCNConfig` fields (unknown keys raise ``ValueError``)."""
-    known = {f.name for f in fields(GLAGCNConfig)} - {"skeleton"}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        accepted = sorted(known | {"skeleton", "receptive_field"})
-        raise ValueError(f"glagcn: unknown option(s) {unknown}; known: {accepted}")
+    check_keys(GLAGCNConfig, overrides, "glagcn", extra=("receptive_field",))
     if receptive_field is not None:
         if "filter_widths" not in overrides:
             overrides["filter_widths"] = filter_widths_for(receptive_field)
@@ -489,6 +458,3 @@ def build_glagcn(skeleton: "Skeleton | str | int | None" = None, receptive_field
                              f"receptive_field={receptive_field}")
     sk = get_skeleton("h36m17" if skeleton is None else skeleton)
     return GLAGCN(GLAGCNConfig(skeleton=sk.name, **overrides), skeleton=sk)
-
-
-MODEL_BUILDERS = {"glagcn": build_glagcn}

@@ -13,7 +13,7 @@ Parts, smallest first:
   straight-through or Gumbel-softmax estimator;
 - ``GridConv2d``: two 3x3 convolutions with different border handling, summed;
 - ``DynamicGridConv2d`` (D-GridConv): the same with an input-dependent weight per kernel tap and output cell;
-- ``GridConvConfig`` and ``GridLifter``: the residual network; ``MODEL_BUILDERS`` for the registry.
+- ``GridConvConfig`` and ``GridLifter``: the residual network; ``build_gridconv`` for the registry.
 
 Fixed relative to the reference code (``OSVAI/GridConv``): both branches pad by exactly 1; the learnable SGT gets
 gradients in training mode; the hard assignment always has 17 columns; the attention temperature is a buffer
@@ -25,19 +25,20 @@ features are handled channels-last, ``(B, P, C)`` with ``P = H * W``, so one GEM
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..skeleton import H36M_17, get_skeleton
+from ..config import check_config, check_keys
+from ..skeleton import H36M_17, Skeleton, get_skeleton
 
 __all__ = [
     "SGT_TABLE", "SGT_PRIORS", "GRID_SHAPE", "sgt_matrix", "inverse_sgt_matrix", "joints_to_grid",
     "grid_to_joints", "LearnableSGT", "tap_index", "GridConv2d", "DynamicGridConv2d",
-    "temperature_schedule", "GridConvConfig", "GridLifter", "MODEL_BUILDERS",
+    "temperature_schedule", "GridConvConfig", "GridLifter", "build_gridconv",
 ]
 
 GRID_SHAPE = (5, 5)
@@ -56,17 +57,20 @@ SGT_TABLE: tuple[tuple[str | tuple[str, ...], ...], ...] = (
 )
 
 
-def sgt_matrix(dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def sgt_matrix(dtype: torch.dtype = torch.float32, table: Sequence[Sequence[str | Sequence[str]]] = SGT_TABLE,
+               skeleton: Skeleton = H36M_17) -> torch.Tensor:
     """The handcrafted SGT ``phi`` as a matrix ``S`` of shape ``(25, 17)``: ``grid = S @ joints``.
 
     Row ``p`` (cell ``(p // 5, p % 5)``) averages the joints listed in ``SGT_TABLE``: one-hot for a
     single joint, ``1/2, 1/2`` for the Thorax-Nose centre cell. Joint order is H36M-17 (chapter 2, "Skeletons").
+    Another ``table`` of joint names of ``skeleton`` (rows of cells, a cell a name or a sequence of names to
+    average) gives its own ``(cells, J)`` matrix, row-major over the cells.
     """
-    S = torch.zeros(25, H36M_17.num_joints, dtype=dtype)
-    for p, cell in enumerate(c for row in SGT_TABLE for c in row):
-        names = cell if isinstance(cell, tuple) else (cell,)
+    cells = [(cell,) if isinstance(cell, str) else tuple(cell) for row in table for cell in row]
+    S = torch.zeros(len(cells), skeleton.num_joints, dtype=dtype)
+    for p, names in enumerate(cells):
         for name in names:
-            S[p, H36M_17.index(name)] += 1.0 / len(names)
+            S[p, skeleton.index(name)] += 1.0 / len(names)
     return S
 
 
@@ -424,13 +428,8 @@ class GridConvConfig:
             raise ValueError(f"GridConvConfig: padding needs two modes, got {self.padding!r}")
         short = {full: key for key, full in PADDING_MODES.items()}
         self.padding = tuple(short[_padding_mode(m, "GridConvConfig")] for m in self.padding)
-        if self.sgt not in ("handcrafted", "learnable"):
-            raise ValueError(f"GridConvConfig: sgt must be 'handcrafted' or 'learnable', got {self.sgt!r}")
-        if self.sgt_prior not in SGT_PRIORS:
-            raise ValueError(f"GridConvConfig: unknown sgt_prior {self.sgt_prior!r}; choose from {list(SGT_PRIORS)}")
-        if self.hidden < 1 or self.num_blocks < 0 or not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GridConvConfig: need hidden >= 1, num_blocks >= 0, 0 <= dropout < 1; got "
-                             f"hidden={self.hidden}, num_blocks={self.num_blocks}, dropout={self.dropout}")
+        check_config(self, "GridConvConfig", choices={"sgt": ("handcrafted", "learnable"), "sgt_prior": SGT_PRIORS},
+                     ranges={"hidden": (1, None), "num_blocks": (0, None), "dropout": (0, 1)})
 
 
 class GridLifter(nn.Module):
@@ -523,25 +522,10 @@ class GridLifter(nn.Module):
 
 
 # --------------------------------------------------------------------------- registry
-def _builder(**defaults):
-    names = {f.name for f in fields(GridConvConfig)}
-
-    def build(skeleton=None, **overrides) -> GridLifter:
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise ValueError(f"GridConv: unknown option(s) {unknown}; known: {sorted(names)}")
-        if skeleton is not None:
-            overrides["skeleton"] = skeleton if isinstance(skeleton, str) else get_skeleton(skeleton).name
-        return GridLifter(GridConvConfig(**{**defaults, **overrides}))
-
-    return build
-
-
-MODEL_BUILDERS = {
-    # static two-branch layers, circular + zero padding, handcrafted SGT: 4,746,752 parameters
-    "gridconv": _builder(dynamic=False, padding=("c", "z")),
-    # D-GridConv, handcrafted SGT, pads (c, r): 4,790,406 parameters
-    "dgridconv": _builder(),
-    # D-GridConv + AutoGrids (learnable SGT), pads (c, z): 4,790,831 parameters
-    "dgridconv_autogrids": _builder(sgt="learnable", padding=("c", "z")),
-}
+def build_gridconv(skeleton: "str | int | Skeleton | None" = None, **overrides) -> GridLifter:
+    """A :class:`GridLifter` from the :class:`GridConvConfig` defaults (the released D-GridConv) and ``overrides``
+    (config fields; unknown keys raise ``ValueError``). The grid needs ``skeleton`` H36M-17 (the default)."""
+    check_keys(GridConvConfig, overrides, "GridConv")
+    if skeleton is not None:
+        overrides["skeleton"] = skeleton if isinstance(skeleton, str) else get_skeleton(skeleton).name
+    return GridLifter(GridConvConfig(**overrides))

@@ -1,9 +1,10 @@
-"""Motion-capture file readers: Acclaim ASF/AMC (CMU) and BVH, to :class:`~poselift_core.data.kinematics.KinematicClip`.
+"""Motion-capture file readers: Acclaim ASF/AMC (CMU) and BVH, to
+:class:`~poselift_core.conversion.kinematics.KinematicClip`.
 
 Units: CMU lengths (ASF ``length``, AMC root translations and the CMU BVH files) are inches times
 ``:units length`` (0.45), so metres = value / 0.45 * 0.0254. :func:`read_bvh` infers the unit of other BVH
 files from the rest-pose size (metres, CMU units, centimetres or millimetres) unless told. Malformed files
-raise :class:`~poselift_core.data.kinematics.MocapError` naming the file and line. Explained in the book,
+raise :class:`~poselift_core.conversion.kinematics.MocapError` naming the file and line. Explained in the book,
 chapter 2 ("The open benchmark, and converting CMU motion capture").
 """
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 
 from .kinematics import KinematicClip, MocapError, _err, euler_to_matrix, forward_kinematics
 
-__all__ = ["INCH", "CMU_LENGTH_SCALE", "AsfBone", "AsfSkeleton", "read_asf", "read_amc", "read_bvh", "load_clip"]
+__all__ = ["INCH", "CMU_LENGTH_SCALE", "AsfBone", "AsfSkeleton", "read_asf", "read_amc", "read_bvh", "find_asf",
+           "load_clip"]
 
 INCH = 0.0254
 #: Metres per length unit of the CMU files (``:units length 0.45``).
@@ -456,7 +458,7 @@ def read_bvh(path: "str | Path", length_scale: "float | None" = None,
                          str(path), info={"unit": unit_name})
 
 
-def _find_asf(amc: Path) -> Path:
+def find_asf(amc: Path) -> Path:
     """The skeleton of a CMU-style AMC: the only ``.asf`` in its folder."""
     candidates = sorted(p for p in amc.parent.iterdir() if p.suffix.lower() == ".asf")
     if len(candidates) != 1:
@@ -475,7 +477,7 @@ def load_clip(path: "str | Path", skeleton: "str | Path | AsfSkeleton | None" = 
     if suffix != ".amc":
         raise MocapError(f"{path}: unsupported motion file type {suffix!r}; expected .amc (with an .asf) or .bvh")
     if skeleton is None:
-        skeleton = _find_asf(path)
+        skeleton = find_asf(path)
     if not isinstance(skeleton, AsfSkeleton):
         skeleton = read_asf(skeleton, length_scale=length_scale)
     return read_amc(path, skeleton, fps=120.0 if fps is None else fps, max_frames=max_frames)

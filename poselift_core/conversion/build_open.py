@@ -5,9 +5,9 @@ Sources (provenance, licences and credit lines in ``data/open/README.md``):
 * the CMU Graphics Lab Motion Capture Database: subjects 01, 02, 03, 11 (ASF/AMC, 120 Hz) and 131 (BVH,
   120 Hz, lengths in the same inch-based unit as the ASF files), read from a local copy of the database;
 * the DeepMimic clips (Peng et al. 2018) shipped in the ``pybullet`` 3.2.7 wheel, the same that the bundled
-  sample uses (:mod:`poselift_core.data.sample`), downloaded with ``pip download`` and sha256-checked.
+  sample uses (:mod:`poselift_core.conversion.build_sample`), downloaded with ``pip download`` and sha256-checked.
 
-Every clip goes through :func:`poselift_core.data.mocap.to_h36m_world` (forward kinematics, H36M-17 joints,
+Every clip goes through :func:`poselift_core.conversion.mocap.to_h36m_world` (forward kinematics, H36M-17 joints,
 Z up, horizontal recentring, 50 Hz) and is rounded to int16 millimetres. The build is deterministic; after
 writing, it recomputes :func:`~poselift_core.data.open_benchmark.content_hash` and, with ``expect``, stops
 unless the hash equals the committed one — so ``python -m poselift_core.data build-open --check`` proves that
@@ -22,26 +22,25 @@ from typing import Any
 
 import numpy as np
 
-from ..camera import H36M_CAMERAS
-from .h36m import cameras_to_dict
+from ..data.h36m import H36M_CAMERAS
+from ..data.open_benchmark import (OPEN_CAMERA_SUBJECT, OPEN_TEST_SUBJECTS, OPEN_TRAIN_SUBJECTS, content_hash,
+                                   open_path, read_open_mm)
+from ..data.videopose3d import cameras_to_dict
+from .build_sample import DEEPMIMIC_MOTIONS, DEEPMIMIC_URDF, PACKAGES, download_packages, package_file, read_deepmimic
 from .kinematics import MocapError
 from .mocap import to_h36m_world
-from .mocap_files import load_clip, read_asf
-from .open_benchmark import OPEN_CAMERA_SUBJECT, OPEN_TEST_SUBJECTS, OPEN_TRAIN_SUBJECTS, content_hash, open_path
-from .sample import _MOTIONS, _URDF, PACKAGES, download_packages, _member, read_deepmimic
+from .mocap_files import CMU_LENGTH_SCALE, load_clip, read_asf
 
-__all__ = ["CMU_CLIPS", "DEEPMIMIC_CLIPS", "CMU_LENGTH_SCALE", "CREDIT_CMU", "build_open_arrays", "build_open",
+__all__ = ["CMU_CLIPS", "DEEPMIMIC_CLIPS", "CREDIT_CMU", "build_open_arrays", "build_open",
            "build_open_cli"]
 
-#: metres per unit of the CMU files: inches x ``:units length 0.45`` in the ASF, i.e. 0.0254 / 0.45.
-CMU_LENGTH_SCALE = 0.0254 / 0.45
 CREDIT_CMU = ("The data used in this project was obtained from mocap.cs.cmu.edu. The database was created with "
               "funding from NSF EIA-0196217.")
 #: subject -> (folder under the CMU root, file suffix); every trial in the folder is used.
 CMU_CLIPS = {"01": ("asfamc/01", ".amc"), "02": ("asfamc/02", ".amc"), "03": ("asfamc/03", ".amc"),
              "11": ("asfamc/11", ".amc"), "131": ("bvh", ".bvh")}
 #: DeepMimic action -> motion file in the pybullet wheel (all 21 of them; CMU 01_01 comes from the CMU copy).
-DEEPMIMIC_CLIPS = {name: _MOTIONS + f"humanoid3d_{stem}.txt" for name, stem in (
+DEEPMIMIC_CLIPS = {name: DEEPMIMIC_MOTIONS + f"humanoid3d_{stem}.txt" for name, stem in (
     ("Backflip", "backflip"), ("Cartwheel", "cartwheel"), ("Crawl", "crawl"), ("Dance 1", "dance_a"),
     ("Dance 2", "dance_b"), ("GetUp 1", "getup_facedown"), ("GetUp 2", "getup_faceup"), ("Jump", "jump"),
     ("Kick", "kick"), ("Punch", "punch"), ("Roll", "roll"), ("Run", "run"), ("Spin", "spin"),
@@ -89,9 +88,9 @@ def build_open_arrays(cmu_root: "str | Path", cache_dir: "str | Path | None" = N
     if "DeepMimic" in wanted:
         cache = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "poselift_sample_cache"
         archives = download_packages(cache)
-        urdf = _member(archives, "pybullet", _URDF)
+        urdf = package_file(archives, "pybullet", DEEPMIMIC_URDF)
         for action, inner in DEEPMIMIC_CLIPS.items():
-            clip = read_deepmimic(_member(archives, "pybullet", inner), urdf, _FPS, f"pybullet=={PACKAGES['pybullet'][0]}:{inner}")
+            clip = read_deepmimic(package_file(archives, "pybullet", inner), urdf, _FPS, f"pybullet=={PACKAGES['pybullet'][0]}:{inner}")
             world = to_h36m_world(clip, _FPS)
             pos.setdefault("DeepMimic", {})[action] = np.round(world * 1000.0).astype(np.int16)
             sources[f"DeepMimic/{action}"] = clip.source
@@ -131,8 +130,6 @@ def build_open(cmu_root: "str | Path", out: "str | Path | None" = None, cache_di
 
 def build_open_cli(args: Any) -> Path:
     """``python -m poselift_core.data build-open --cmu DIR [--out DIR] [--cache DIR] [--check]``."""
-    from .open_benchmark import read_open_mm
-
     shipped = None
     if getattr(args, "check", False):
         _, meta, _ = read_open_mm(None)

@@ -3,9 +3,10 @@
 Pipeline (explained in the book, chapter 2 ("The open benchmark, and converting CMU motion capture")):
 
 1. read a clip into a :class:`KinematicClip`: joint tree, rest offsets in metres, one local rotation per
-   joint and frame, root trajectory (:func:`read_asf` + :func:`read_amc`, :func:`read_bvh`);
+   joint and frame, root trajectory (:mod:`~poselift_core.conversion.mocap_files`: ``read_asf`` + ``read_amc``,
+   ``read_bvh``);
 2. forward kinematics, vectorised over frames: ``G_k = G_parent(k) R_k`` and
-   ``p_k = p_parent(k) + G_parent(k) o_k`` (:func:`forward_kinematics`);
+   ``p_k = p_parent(k) + G_parent(k) o_k`` (:func:`~poselift_core.conversion.kinematics.forward_kinematics`);
 3. pick / interpolate the 17 H36M joints (:func:`to_h36m17`, table below);
 4. Y-up to Z-up (H36M world), recentre the clip's mean root on the floor origin, resample to 50 Hz
    (:func:`to_h36m_world`, :func:`resample`);
@@ -41,8 +42,8 @@ Shoulders are the upper-arm joints, not the clavicles, as in H36M (chapter 2, "S
 removed). Each "halfway" point is a fixed point of one bone, but its distances to the pelvis or thorax span
 spine joints, so those four H36M bones vary by a few millimetres over a clip (std under 3 mm on CMU).
 
-The readers live in :mod:`~poselift_core.data.mocap_files` and the kinematics in
-:mod:`~poselift_core.data.kinematics`; both are re-exported here.
+The readers live in :mod:`~poselift_core.conversion.mocap_files` and the kinematics in
+:mod:`~poselift_core.conversion.kinematics`.
 """
 from __future__ import annotations
 
@@ -51,17 +52,17 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..camera import H36M_CAMERAS, Camera
+from ..camera import Camera
+from ..data.h36m import H36M_CAMERAS
+from ..data.open_benchmark import project_open
+from ..data.videopose3d import save_videopose3d
 from ..skeleton import H36M_17
-from .kinematics import KinematicClip, MocapError, euler_to_matrix, forward_kinematics
-from .mocap_files import (CMU_LENGTH_SCALE, AsfBone, AsfSkeleton, _find_asf, load_clip, read_amc, read_asf,
-                          read_bvh)
+from .kinematics import KinematicClip, MocapError
+from .mocap_files import AsfSkeleton, find_asf, load_clip, read_asf
 
 __all__ = [
-    "MocapError", "KinematicClip", "AsfBone", "AsfSkeleton", "read_asf", "read_amc", "read_bvh", "load_clip",
-    "euler_to_matrix", "forward_kinematics", "H36M17_CANDIDATES", "h36m17_mapping", "to_h36m17",
-    "yup_to_zup", "resample", "resample_times", "to_h36m_world", "project_views", "h36m_metadata",
-    "convert_mocap", "convert_mocap_cli", "CMU_LENGTH_SCALE",
+    "H36M17_CANDIDATES", "h36m17_mapping", "to_h36m17", "yup_to_zup", "resample", "resample_times",
+    "to_h36m_world", "project_views", "h36m_metadata", "convert_mocap", "convert_mocap_cli",
 ]
 
 
@@ -187,8 +188,6 @@ def to_h36m_world(clip: KinematicClip, fps: float = 50.0) -> np.ndarray:
 def project_views(world: np.ndarray, cameras: Sequence[Camera]) -> list[np.ndarray]:
     """Pixels ``[(N, J, 2) float32]`` of world points ``(N, J, 3)`` in each camera (H36M distortion model); the
     same projection the open benchmark applies when it loads."""
-    from .open_benchmark import project_open
-
     return project_open(world, cameras)
 
 
@@ -232,8 +231,6 @@ def convert_mocap(inputs: Sequence["str | Path"], out_dir: "str | Path", subject
     Returns:
         the two written paths.
     """
-    from .h36m import save_videopose3d  # deferred: h36m imports the whole dataset machinery
-
     files, asf = _expand_inputs(inputs)
     cams = H36M_CAMERAS[camera_subject]
     skeletons: dict[Path, AsfSkeleton] = {}
@@ -242,7 +239,7 @@ def convert_mocap(inputs: Sequence["str | Path"], out_dir: "str | Path", subject
     for f in files:
         skel = None
         if f.suffix.lower() == ".amc":
-            key = asf or _find_asf(f)
+            key = asf or find_asf(f)
             if key not in skeletons:
                 skeletons[key] = read_asf(key, length_scale=length_scale)
             skel = skeletons[key]
@@ -257,7 +254,7 @@ def convert_mocap(inputs: Sequence["str | Path"], out_dir: "str | Path", subject
     splits = {"train": [s for s in subjects if s not in test_subjects],
               "test": [s for s in subjects if s in test_subjects]}
     out = Path(out_dir)
-    meta = h36m_metadata(splits, fps, f"converted from {len(files)} mocap files with poselift_core.data.mocap; "
+    meta = h36m_metadata(splits, fps, f"converted from {len(files)} mocap files with poselift_core.conversion.mocap; "
                                       f"cameras of H36M {camera_subject}")
     p3, p2 = save_videopose3d(out / f"data_3d_{name}.npz", out / f"data_2d_{name}_gt.npz", pos3, pos2, meta,
                               cameras={s: cams for s in subjects})

@@ -1,7 +1,8 @@
 """Kinematic trees: Euler rotations, forward kinematics and the :class:`KinematicClip` record.
 
-Shared by the motion-file readers (:mod:`~poselift_core.data.mocap_files`), the DeepMimic reader
-(:mod:`~poselift_core.data.sample`) and the conversion to Human3.6M (:mod:`~poselift_core.data.mocap`).
+Shared by the motion-file readers (:mod:`~poselift_core.conversion.mocap_files`), the DeepMimic reader
+(:mod:`~poselift_core.conversion.build_sample`) and the conversion to Human3.6M
+(:mod:`~poselift_core.conversion.mocap`).
 Explained in the book, chapter 2 ("The open benchmark, and converting CMU motion capture").
 """
 from __future__ import annotations

@@ -30,6 +30,7 @@ import torch
 
 from .batching import PoseTensors, flip_intrinsics, make_batch
 from .camera import project_normalized
+from .config import check_config
 from .skeleton import Skeleton
 
 __all__ = ["DERIVED_JOINTS", "ViewAugmentation", "ancestor_matrix", "augmented_batch"]
@@ -59,14 +60,16 @@ class ViewAugmentation:
     p: float = 1.0
 
     def __post_init__(self) -> None:
+        for key in ("depth", "focal"):           # JSON (a recipe in a checkpoint) gives lists
+            object.__setattr__(self, key, tuple(float(v) for v in getattr(self, key)))
+        check_config(self, "augment", ranges={"bone_scale": (0.0, 1.0), "joint_offset": (0.0, None),
+                                              "noise_2d": (0.0, None), "p": (0.0, None)})
         for key in ("depth", "focal"):
-            lo, hi = (float(v) for v in getattr(self, key))
-            if not 0 < lo <= hi:
-                raise ValueError(f"augment {key}={getattr(self, key)!r}: need 0 < low <= high")
-            object.__setattr__(self, key, (lo, hi))
-        if not 0 <= self.bone_scale < 1 or self.joint_offset < 0 or self.noise_2d < 0 or not 0 <= self.p <= 1:
-            raise ValueError(f"augment: need 0 <= bone_scale < 1, joint_offset >= 0, noise_2d >= 0 and "
-                             f"0 <= p <= 1, got {self}")
+            value = getattr(self, key)
+            if len(value) != 2 or not 0 < value[0] <= value[1]:
+                raise ValueError(f"augment: {key}={value!r} must be (low, high) with 0 < low <= high")
+        if self.p > 1:
+            raise ValueError(f"augment: p={self.p!r} must be <= 1")
 
     @property
     def active(self) -> bool:

@@ -117,10 +117,13 @@ class CheckResult:
 
 
 def check_demo(root: "str | Path | None" = None, model: "str | None" = None, calibrated: bool = True,
-               mean_pose: "np.ndarray | None" = None, options: "LiftOptions | None" = None) -> CheckResult:
+               mean_pose: "np.ndarray | None" = None, options: "LiftOptions | None" = None,
+               lifter=None) -> CheckResult:
     """Lift every view and score it (the module docstring's columns).
 
     Args:
+        model: a pretrained name or checkpoint path (None: the pipeline's default for the clip's length).
+        lifter: an ``nn.Module`` in eval mode to use instead of loading ``model`` (e.g. one just trained).
         calibrated: give the pipeline each camera's calibrated intrinsics and distortion (``False``: the stated
             default focal length, as for a clip of unknown camera).
         mean_pose: ``(17, 3)`` mean training pose (default: :func:`mean_training_pose`).
@@ -136,7 +139,9 @@ def check_demo(root: "str | Path | None" = None, model: "str | None" = None, cal
         if calibrated:
             o.K, o.dist = view.camera.K, view.camera.dist
         from .lift import choose_model
-        name = choose_model(len(view.keypoints), model)
+        name = choose_model(len(view.keypoints), model) if lifter is None else "lifter"
+        if lifter is not None:
+            lifters[name] = lifter
         lifters.setdefault(name, load_lifter(name))
         res = lift_keypoints(view.keypoints, "blazepose33", view.image_size, options=o, model=name,
                              lifter=lifters[name])

@@ -29,6 +29,7 @@ __all__ = [
     "chain_heads",
     "plot_skeleton_3d",
     "plot_prediction_3d",
+    "plot_depth_ambiguity",
     "plot_per_joint_error",
     "plot_skeleton_2d",
     "plot_camera_views",
@@ -830,3 +831,79 @@ def plot_results_bar(table: Sequence[Mapping[str, Any]], metrics: Sequence[str] 
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_depth_ambiguity(pose: Any, camera: Any, skeleton: Skeleton | str = "h36m17",
+                         scales: Sequence[float] = tuple(np.round(np.arange(0.6, 1.61, 0.1), 1)),
+                         ray_joints: Sequence[str] = ("Head", "RFoot", "LFoot"), margin_px: float = 60.0) -> Any:
+    """Plotly figure with a slider: the pose ``s * pose`` seen from the side and in the image, for every ``s``.
+
+    ``pose``: ``(J, 3)`` camera-space joints in metres (:attr:`~poselift_core.data.PoseSequence.camera_abs` of one
+    frame); ``camera``: its :class:`~poselift_core.camera.Camera`. Scaling a camera-space pose about the camera
+    centre moves every joint along its own ray, so the image stays the same while the body grows and moves away:
+    the depth ambiguity of chapter 1 ("Why lifting is ill-posed"). The left panel shows depth Z against height -Y
+    (camera y points down), with the rays through ``ray_joints``; the right panel the projection
+    (:func:`poselift_core.camera.project_to_image`, lens distortion included) zoomed on the person. Each slider
+    step restyles the 8 moving traces and the title, so the figure works in a static page without a kernel.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from .camera import project_to_image
+
+    sk = get_skeleton(skeleton)
+    P0, scales = _np(pose).astype(np.float64), np.asarray(scales, dtype=np.float64)
+    edges = np.array(sk.edges)                                # (bones, 2): child, parent
+    sides = np.array(bone_sides(sk))                          # side of each bone in `edges` order
+    uv0 = project_to_image(P0, camera)                        # (J, 2) the image every scale shares
+
+    def polylines(P2: np.ndarray) -> list[np.ndarray]:
+        """(J, 2) points -> left, right and centre bones as NaN-separated polylines, then the joints."""
+        out = []
+        for side in ("left", "right", "centre"):
+            seg = np.full((int((sides == side).sum()), 3, 2), np.nan)   # child, parent, gap
+            seg[:, 0], seg[:, 1] = P2[edges[sides == side, 0]], P2[edges[sides == side, 1]]
+            out.append(seg.reshape(-1, 2))
+        return out + [P2]
+
+    def views(s: float) -> list[np.ndarray]:
+        """The 8 moving point sets for scale s: side view (depth, height; m), then image (px)."""
+        P = s * P0
+        return polylines(P[:, [2, 1]] * [1, -1]) + polylines(project_to_image(P, camera))
+
+    def caption(s: float) -> str:
+        P = s * P0
+        moved = np.abs(project_to_image(P, camera) - uv0).max()
+        tall = s * np.ptp(P0[:, 1])                           # head to feet, metres
+        return f"s = {s:.1f}: pelvis {P[0, 2]:.1f} m away, {tall:.2f} m tall; image moved {moved:.3f} px"
+
+    start = int(np.argmin(np.abs(scales - 1.0)))
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
+                        subplot_titles=("seen from the side (m)", "in the image (px)"))
+    for k, xy in enumerate(views(scales[start])):
+        col, part = 1 + k // 4, k % 4                         # 4 traces per view: left, right, centre bones, joints
+        style = (dict(mode="markers", marker=dict(color="black", size=4)) if part == 3 else
+                 dict(mode="lines", line=dict(color=SIDE_COLORS[("left", "right", "centre")[part]], width=3)))
+        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], showlegend=False, hoverinfo="skip", **style),
+                      row=1, col=col)
+    reach = 1.1 * scales[-1] * P0[:, 2].max()
+    ends = np.stack([reach / P0[j, 2] * P0[j, [2, 1]] * [1, -1] for j in map(sk.index, ray_joints)])  # (R, 2)
+    for end in ends:                                          # the rays through the chosen joints (they do not move)
+        fig.add_trace(go.Scatter(x=[0, end[0]], y=[0, end[1]], mode="lines", showlegend=False, hoverinfo="skip",
+                                 line=dict(color="grey", dash="dot", width=1)), row=1, col=1)
+    fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", marker=dict(symbol="square", size=10, color="black"),
+                             name="camera", showlegend=False), row=1, col=1)
+    steps = [dict(method="update", label=f"{s:.1f}",
+                  args=[{"x": [xy[:, 0] for xy in views(s)], "y": [xy[:, 1] for xy in views(s)]},
+                        {"title.text": caption(s)}, list(range(8))]) for s in scales]
+    fig.update_layout(height=440, title=dict(text=caption(scales[start]), font=dict(size=13)),
+                      margin=dict(l=50, r=20, t=80, b=40),
+                      sliders=[dict(active=start, currentvalue=dict(prefix="scale s = "), pad=dict(t=50),
+                                    steps=steps)])
+    fig.update_xaxes(range=[-0.3, reach], title_text="depth Z (m)", row=1, col=1)
+    fig.update_yaxes(range=[ends[:, 1].min() - 0.3, ends[:, 1].max() + 0.3], scaleanchor="x",
+                     title_text="height -Y (m)", row=1, col=1)   # fixed ranges: only the pose moves
+    lo, hi = uv0.min(0) - margin_px, uv0.max(0) + margin_px  # zoom on the person
+    fig.update_xaxes(range=[lo[0], hi[0]], row=1, col=2)
+    fig.update_yaxes(range=[hi[1], lo[1]], scaleanchor="x2", row=1, col=2)
+    return fig

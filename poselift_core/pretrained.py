@@ -29,14 +29,19 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 import torch.nn as nn
 
 from ._bundled_path import bundled_path
 
-__all__ = ["PretrainedSpec", "PRETRAINED", "available", "checkpoint_path", "info", "load", "build", "score", "cpu_name",
+if TYPE_CHECKING:
+    from .recipes import Recipe
+    from .train import Trainer
+
+__all__ = ["PretrainedSpec", "PRETRAINED", "VIDEO_AUGMENTATION", "available", "checkpoint_path", "info", "load",
+           "build", "train_stage", "score", "cpu_name",
            "rescore"]
 
 PRETRAINED_DIR = bundled_path("pretrained")  # data/pretrained of a checkout, the packaged copy after an install
@@ -46,13 +51,23 @@ THREADS = 2  # thread count changes floating-point sums: fixed so the command re
 
 @dataclass(frozen=True)
 class PretrainedSpec:
-    """How one shipped model is trained: a named recipe of :mod:`poselift_core.recipes` plus overrides."""
+    """How one shipped model is trained: a named recipe of :mod:`poselift_core.recipes` plus overrides.
+
+    ``finetune``: recipe overrides (on top of ``overrides``) of a second stage that continues from the first
+    stage's weights with a fresh optimiser; empty: one stage.
+    """
 
     recipe: str
     overrides: dict[str, Any] = field(default_factory=dict)
     family: str = ""
     note: str = ""
+    finetune: dict[str, Any] = field(default_factory=dict)
 
+
+#: The view augmentation of the video lifter's second stage (:class:`poselift_core.augmentation.ViewAugmentation`):
+#: bones +-10 %, derived joints 2 cm, camera 0.6-1.5x as far, focal 0.8-1.25x, 2D noise up to 0.01 (5 px per 1000).
+VIDEO_AUGMENTATION = {"bone_scale": 0.1, "joint_offset": 0.02, "depth": (0.6, 1.5), "focal": (0.8, 1.25),
+                      "noise_2d": 0.01}
 
 PRETRAINED: dict[str, PretrainedSpec] = {
     "modgcn-open": PretrainedSpec(
@@ -60,7 +75,11 @@ PRETRAINED: dict[str, PretrainedSpec] = {
         overrides={"joints": 17, "epochs": 6, "max_steps_per_epoch": 1000, "batch_size": 64,
                    "schedule": "cosine", "eval_max_frames": None},
         note="paper width (128 channels, 4 residual blocks); 17 joints so that it lifts detector keypoints "
-             "mapped to H36M-17; 6,000 steps of 64 with a cosine decay instead of the paper's 50 epochs"),
+             "mapped to H36M-17; 6,000 steps of 64 with a cosine decay instead of the paper's 50 epochs, then "
+             "1,500 steps of view augmentation (other proportions, joint definitions, camera distances and focal "
+             "lengths, 2D noise) so that it lifts other people's videos (chapter 7)",
+        finetune={"augment": VIDEO_AUGMENTATION, "lr": 2e-4, "epochs": 15, "max_steps_per_epoch": 100,
+                  "schedule": "cosine", "loss": "mpjpe", "grad_clip": None}),
     "dgridconv-open": PretrainedSpec(
         recipe="gridconv-gt", family="GridConv (D-GridConv)",
         overrides={"model_overrides": {"hidden": 128}, "epochs": 4, "max_steps_per_epoch": 400,
@@ -114,6 +133,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def train_stage(recipe: Recipe, data_dir: str | None = None, progress: bool = True,
+                start: dict[str, torch.Tensor] | None = None) -> tuple[Trainer, dict[str, Any]]:
+    """Train ``recipe`` on the open benchmark on the CPU with :data:`THREADS` threads, from ``start`` (a model
+    state dict, e.g. the previous stage's; None: the recipe's initialisation). Returns the trainer and its results."""
+    from .train import RunConfig, Trainer
+
+    torch.set_num_threads(THREADS)
+    trainer = Trainer(RunConfig(recipe, data="open", data_dir=data_dir, device="cpu", progress=progress))
+    if start is not None:
+        trainer.model.load_state_dict(start)
+    return trainer, trainer.fit()
+
+
 def build(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None" = None,
           progress: bool = True) -> Path:
     """Train pretrained model ``name`` on the open benchmark (CPU, seed 0, :data:`THREADS` threads) and write
@@ -122,18 +154,21 @@ def build(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None"
     from .data.open_benchmark import read_open_mm
     from .models import count_parameters
     from .recipes import get_recipe
-    from .train import RunConfig, Trainer, git_commit
+    from .train import git_commit
 
     spec = PRETRAINED[name] if name in PRETRAINED else None
     if spec is None:
         raise ValueError(f"unknown pretrained model {name!r}; known: {', '.join(PRETRAINED)}")
     out = Path(out_dir) if out_dir is not None else PRETRAINED_DIR
-    torch.set_num_threads(THREADS)
     recipe = get_recipe(spec.recipe, profile="full", seed=0, **spec.overrides)
-    run = RunConfig(recipe, data="open", data_dir=data_dir, device="cpu", progress=progress)
-    trainer = Trainer(run)
     t0 = time.time()
-    results = trainer.fit()
+    trainer, results = train_stage(recipe, data_dir, progress)
+    stages = [{"steps": results.get("steps"), "train_time_s": results.get("train_time_s")}]
+    if spec.finetune:
+        recipe = recipe.replace(**spec.finetune)
+        trainer, results = train_stage(recipe, data_dir, progress, start=trainer.model.state_dict())
+        stages.append({"steps": results.get("steps"), "train_time_s": results.get("train_time_s"),
+                       "overrides": _plain(spec.finetune)})
     wall = time.time() - t0
     model = trainer.model.eval()
     _, meta, _ = read_open_mm(data_dir)
@@ -142,10 +177,11 @@ def build(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None"
         "overrides": _plain(spec.overrides),
         "command": f"python -m poselift_core.pretrained build {name}",
         "git_commit": git_commit(), "data": "open", "data_content_sha256": meta.get("content_sha256"),
-        "train_time_s": results.get("train_time_s"), "wall_time_s": round(wall, 1), "threads": THREADS,
+        "train_time_s": round(sum(st["train_time_s"] or 0 for st in stages), 1), "wall_time_s": round(wall, 1),
+        "threads": THREADS, "stages": stages,
         "machine": f"{platform.machine()} {platform.processor() or ''} {cpu_name()}".strip(),
         "torch": str(torch.__version__), "python": platform.python_version(), "seed": recipe.seed,
-        "parameters": count_parameters(model), "steps": results.get("steps"),
+        "parameters": count_parameters(model), "steps": sum(st["steps"] or 0 for st in stages),
         "storage": "float16 weights (float32 in memory after load)",
     }
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}

@@ -21,6 +21,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .augmentation import ViewAugmentation
 from .config import check_config, check_keys
 from .models.gcn import GCN_VARIANTS
 
@@ -69,6 +70,7 @@ class Recipe:
     grad_clip: float | None = 1.0         # max global L2 norm; None = no clipping
     flip_aug: bool = False                # VideoPose3D doubling: every sample also appears mirrored
     random_move: bool = False             # GLA-GCN's released target-only perturbation (label noise), off by default
+    augment: dict[str, Any] = field(default_factory=dict)  # ViewAugmentation ranges (single-frame models); {}: off
     tta: bool = False                     # test-time flip averaging
     seed: int = 0
     # budget (the quick profile sets these)
@@ -93,6 +95,9 @@ class Recipe:
                              "eval_steps_max_frames": at_least_one})
         if self.actions is not None:
             self.actions = tuple(self.actions)
+        if self.augment:
+            check_keys(ViewAugmentation, self.augment, f"recipe {self.name!r}: augment")
+            ViewAugmentation(**self.augment)     # ranges checked now, not at the first training step
 
     def replace(self, **overrides: Any) -> "Recipe":
         """A copy with some fields changed; unknown keys and wrong types raise ``ValueError`` naming them."""

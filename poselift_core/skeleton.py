@@ -1,7 +1,7 @@
 """Skeletons: joint names, kinematic tree, left/right symmetry and the graphs built from them.
 
-Every graph a model uses (the GCN adjacency, the conv-style partition, GLA-GCN's subsets) is derived
-here from ``parents``, never from joint index order, so a new joint order cannot silently change a
+Every graph a model uses (the GCN adjacency, the conv-style partition, GLA-GCN's subsets) is built by
+:mod:`poselift_core.graph` from ``parents``, never from joint index order, so a new joint order cannot silently change a
 model's meaning. Explained in the book, chapter 2 ("Skeletons") and chapter 3 ("The skeleton as a graph").
 """
 from __future__ import annotations

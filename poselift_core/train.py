@@ -41,6 +41,7 @@ import torch
 import torch.nn as nn
 
 from . import __version__
+from .augmentation import ViewAugmentation, augmented_batch
 from .batching import PoseTensors, iterate_minibatches, make_batch, num_batches, random_move_targets
 from .checkpoint import (FORMAT_VERSION, RESULT_FILES, CheckpointError, capture_rng, is_resumable,
                          model_config_dict, read_checkpoint, refuse_overwrite, restore_rng, save_checkpoint,
@@ -183,6 +184,14 @@ class Trainer:
         if self.recipe.loss == "grid_mse" and not getattr(model, "loss_on_grid", False):
             raise ValueError(f"recipe {self.recipe.name!r}: loss 'grid_mse' needs a model with loss_on_grid=True, "
                              f"{self.recipe.model!r} has none")
+        self.augmentation = ViewAugmentation(**self.recipe.augment) if self.recipe.augment else None
+        if self.augmentation is not None and self.augmentation.active and self.receptive_field > 1:
+            raise ValueError(f"recipe {self.recipe.name!r}: augment needs a single-frame model, {self.recipe.model!r} "
+                             f"sees {self.receptive_field} frames")
+        if self.augmentation is not None and self.augmentation.active and run.data in ("h36m", "humaneva") \
+                and self.recipe.keypoints != "gt":
+            raise ValueError(f"recipe {self.recipe.name!r}: augment re-projects the 3D, which would replace the "
+                             f"{self.recipe.keypoints!r} detections by ground-truth 2D; use it with keypoints='gt'")
         step: nn.Module = LossStep(self.model, self.recipe.loss)
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -400,7 +409,10 @@ class Trainer:
         if hook is not None:
             hook(epoch_progress, r.epochs)
         set_lr(self.optimizer, lr_at(r, int(epoch_progress), self.step))
-        x2d, y3d = make_batch(self.train_set, idx, self.receptive_field)
+        if self.augmentation is not None:
+            x2d, y3d = augmented_batch(self.train_set, idx, self.augmentation)   # other bodies and cameras
+        else:
+            x2d, y3d = make_batch(self.train_set, idx, self.receptive_field)
         if r.random_move:
             y3d = random_move_targets(y3d)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.run.amp == "bf16"):

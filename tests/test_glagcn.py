@@ -11,7 +11,6 @@ from poselift_core.graph import spatial_partition
 from poselift_core.models import MODEL_BUILDERS
 from poselift_core.models.glagcn import (
     AdaptiveGraphConv,
-    GLAGCN,
     GLAGCNConfig,
     build_glagcn,
     dropout,

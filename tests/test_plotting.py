@@ -340,3 +340,26 @@ def test_book_renderer_emits_a_small_html_div_without_cdn_scripts(monkeypatch):
     assert 'class="plotly-graph-div"' in html and "Plotly.newPlot" in html
     assert "<script src=" not in html and "cdn" not in html.lower()  # no MathJax/plotly.js from a CDN
     assert len(html) < 100_000  # plotly.js itself (~4.7 MB) is not embedded
+
+
+def test_plot_depth_ambiguity_moves_the_body_along_its_rays_and_keeps_the_image():
+    import numpy as np
+    from poselift_core.camera import project_to_image
+    from poselift_core.data import load_sample
+    from poselift_core.plotting import plot_depth_ambiguity
+
+    ds = load_sample()
+    subject = ds.subjects()[0]
+    seq = ds.sequence(subject, ds.actions(subject)[0], 0)
+    cam, pose = ds.cameras(subject)[0], seq.camera_abs[0].astype(np.float64)        # (J, 3) metres
+    scales = (0.5, 1.0, 2.0)
+    fig = plot_depth_ambiguity(pose, cam, ds.skeleton, scales=scales)
+    steps = fig.layout.sliders[0].steps
+    assert len(steps) == len(scales) and fig.layout.sliders[0].active == 1
+    for s, step in zip(scales, steps):
+        xs, ys = step.args[0]["x"], step.args[0]["y"]
+        side = np.stack([xs[3], ys[3]], -1)                       # side view joints: (Z, -Y) of s * pose
+        np.testing.assert_allclose(side, s * pose[:, [2, 1]] * [1, -1], rtol=1e-12)
+        image = np.stack([xs[7], ys[7]], -1)                      # image joints: the same pixels at every scale
+        np.testing.assert_allclose(image, project_to_image(pose, cam), atol=1e-6)
+        assert f"s = {s:.1f}" in step.args[1]["title.text"]

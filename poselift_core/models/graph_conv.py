@@ -13,12 +13,13 @@ as its aggregation matrix ``adj`` ``(J, J)`` and its tree ``parents`` (only the 
 tree). Two layers take one keyword-only option more, named in their ``options`` (``dense_weights``,
 ``modulation_init``: the :class:`~poselift_core.models.gcn.GCNConfig` fields of the same names).
 
-A layer class holds what makes it different: its weights (``__init__``), the reference initialisation where it
-differs, and its formula (``propagate``, written once). The rest is plumbing in :class:`_GraphConv` and plain
-functions: :func:`aggregate` and the decoupled split :func:`_split_self`; :func:`_shared`, which every
-shared-weight formula (vanilla, decoupled vanilla, conv-style, SemGCN) is a case of, ``sum_k G_k(X) W_k`` for
-linear graph operators ``G_k``; and :func:`_decoupled_pre_aggregation`, shared by the decoupled
-pre-aggregation layer and the modulated layer, which is one.
+A layer class holds what makes it different: the shape of its weight (``weight_stack``), the reference
+initialisation where it differs from the common rule (``reference_shape``), any parameter or buffer more
+(``build_extras``), its options, and its formula (``propagate``, written once). The rest is plumbing in
+:class:`_GraphConv` and plain functions: :func:`aggregate` and the decoupled split :func:`_split_self`;
+:func:`_shared`, which every shared-weight formula (vanilla, decoupled vanilla, conv-style, SemGCN) is a case
+of, ``sum_k G_k(X) W_k`` for linear graph operators ``G_k``; and :func:`_decoupled_pre_aggregation`, shared
+by the decoupled pre-aggregation layer and the modulated layer, which is one.
 
 Layout. The public ``forward`` of a layer takes and returns ``(B, J, C)`` like PyG's ``DenseGCNConv``.
 ``propagate`` (used by the network) works joints-first, ``(J, B, C)``: then the aggregation ``A @ X`` is a
@@ -151,11 +152,17 @@ def _reference_uniform_(weight: Tensor, reference_shape: Sequence[int], gain: fl
 
 # --------------------------------------------------------------------------- the layers
 class _GraphConv(nn.Module):
-    """Plumbing shared by all layers: the adjacency buffer, the bias, the reference initialisation of
-    ``weight``, shape checks and the public ``(B, J, C)`` interface. A layer creates ``weight`` (and any other
-    parameter) in ``__init__`` and implements ``propagate`` on joints-first ``(J, B, C)`` features."""
+    """Plumbing shared by all layers: the adjacency buffer, the bias, ``weight`` and its reference
+    initialisation, shape checks and the public ``(B, J, C)`` interface. A layer declares the shape of
+    ``weight`` (``weight_stack``, or ``weight_shape`` when it depends on more), creates any other parameter or
+    buffer in ``build_extras`` and implements ``propagate`` on joints-first ``(J, B, C)`` features.
+
+    Construction order, which fixes the state-dict layout and the random stream of the initialisation: ``bias``,
+    ``weight``, then the extras; ``reset_parameters`` draws them in that order."""
 
     options: ClassVar[tuple[str, ...]] = ()  # keyword-only constructor options beyond the common signature
+    # axes of ``weight`` before ``(C_in, C_out)``: a count of weight groups, or "J" for one slice per joint
+    weight_stack: ClassVar[tuple[int | str, ...]] = ()
 
     def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
                  bias: bool = True) -> None:
@@ -171,6 +178,18 @@ class _GraphConv(nn.Module):
             self.bias = nn.Parameter(torch.empty(out_channels))
         else:
             self.register_parameter("bias", None)
+        self.weight = nn.Parameter(torch.empty(self.weight_shape()))
+        self.build_extras(parents)
+        self.reset_parameters()
+
+    def weight_shape(self) -> tuple[int, ...]:
+        """Shape of ``weight``: ``weight_stack`` (``"J"`` read as the number of joints), then ``(C_in, C_out)``."""
+        stack = (self.num_joints if axis == "J" else axis for axis in self.weight_stack)
+        return (*stack, self.in_channels, self.out_channels)
+
+    def build_extras(self, parents: Sequence[int]) -> None:
+        """Create the parameters and buffers beyond ``bias`` and ``weight`` (default: none); ``parents`` is the
+        constructor's tree."""
 
     @property
     def num_joints(self) -> int:
@@ -181,8 +200,13 @@ class _GraphConv(nn.Module):
         return self.adj
 
     def reference_shape(self) -> tuple[int, ...]:
-        """The stacking of ``weight`` in the reference code, which sets its Xavier bound: by default as stored."""
-        return tuple(self.weight.shape)
+        """The stacking of ``weight`` in the reference code, which sets its Xavier bound.
+
+        The reference stacks a layer's matrices along a leading group axis even when there is one group
+        (vanilla ``(1, C_in, C_out)``, pre- and post-aggregation ``(1, J, C_in, C_out)``); ``weight`` leaves that
+        axis out exactly when ``weight_stack`` does not begin with a group count, and here it is put back."""
+        shape = tuple(self.weight.shape)
+        return shape if self.weight_stack and isinstance(self.weight_stack[0], int) else (1, *shape)
 
     def reset_parameters(self) -> None:
         if self.bias is not None:  # reference: U(-1/sqrt(C_out), 1/sqrt(C_out))
@@ -228,15 +252,6 @@ class VanillaGraphConv(_GraphConv):
         Parameters: ``weight (C_in, C_out)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
-                 bias: bool = True) -> None:
-        super().__init__(in_channels, out_channels, adj, parents, bias)
-        self.weight = nn.Parameter(torch.empty(in_channels, out_channels))
-        self.reset_parameters()
-
-    def reference_shape(self) -> tuple[int, ...]:
-        return (1, self.in_channels, self.out_channels)
-
     def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
         return _shared(x, [partial(aggregate, self.adjacency() if adj is None else adj)], [self.weight], self.bias)
 
@@ -252,11 +267,7 @@ class DecoupledVanillaGraphConv(_GraphConv):
     Args and shapes as :class:`VanillaGraphConv`; parameters ``weight (2, C_in, C_out)`` (self, neighbours).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
-                 bias: bool = True) -> None:
-        super().__init__(in_channels, out_channels, adj, parents, bias)
-        self.weight = nn.Parameter(torch.empty(2, in_channels, out_channels))
-        self.reset_parameters()
+    weight_stack = (2,)
 
     def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
         return _shared(x, _self_and_neighbours(self.adjacency() if adj is None else adj), self.weight, self.bias)
@@ -272,14 +283,7 @@ class PreAggGraphConv(_GraphConv):
     Args as :class:`VanillaGraphConv`. Parameters ``weight (J, C_in, C_out)``, indexed by the sender ``j``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
-                 bias: bool = True) -> None:
-        super().__init__(in_channels, out_channels, adj, parents, bias)
-        self.weight = nn.Parameter(torch.empty(len(parents), in_channels, out_channels))
-        self.reset_parameters()
-
-    def reference_shape(self) -> tuple[int, ...]:
-        return (1, *self.weight.shape)
+    weight_stack = ("J",)
 
     def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
         adj = self.adjacency() if adj is None else adj
@@ -297,11 +301,7 @@ class DecoupledPreAggGraphConv(_GraphConv):
     by the sender.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
-                 bias: bool = True) -> None:
-        super().__init__(in_channels, out_channels, adj, parents, bias)
-        self.weight = nn.Parameter(torch.empty(2, len(parents), in_channels, out_channels))
-        self.reset_parameters()
+    weight_stack = (2, "J")
 
     def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
         adj = self.adjacency() if adj is None else adj
@@ -318,14 +318,7 @@ class PostAggGraphConv(_GraphConv):
     Args as :class:`VanillaGraphConv`. Parameters ``weight (J, C_in, C_out)``, indexed by the receiver ``i``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
-                 bias: bool = True) -> None:
-        super().__init__(in_channels, out_channels, adj, parents, bias)
-        self.weight = nn.Parameter(torch.empty(len(parents), in_channels, out_channels))
-        self.reset_parameters()
-
-    def reference_shape(self) -> tuple[int, ...]:
-        return (1, *self.weight.shape)
+    weight_stack = ("J",)
 
     def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
         adj = self.adjacency() if adj is None else adj
@@ -343,11 +336,7 @@ class DecoupledPostAggGraphConv(_GraphConv):
     neighbours, both indexed by the receiver.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
-                 bias: bool = True) -> None:
-        super().__init__(in_channels, out_channels, adj, parents, bias)
-        self.weight = nn.Parameter(torch.empty(2, len(parents), in_channels, out_channels))
-        self.reset_parameters()
+    weight_stack = (2, "J")
 
     def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
         self_scale, neighbours = _split_self(self.adjacency() if adj is None else adj)
@@ -377,14 +366,12 @@ class ConvStyleGraphConv(_GraphConv):
     children); buffers ``parent_mask``, ``child_mask`` ``(J, J)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
-                 bias: bool = True) -> None:
-        super().__init__(in_channels, out_channels, adj, parents, bias)
+    weight_stack = (3,)
+
+    def build_extras(self, parents: Sequence[int]) -> None:
         rank = torch.tensor(topological_rank(parents))
         self.register_buffer("parent_mask", (rank[None, :] < rank[:, None]).to(self.adj.dtype))  # [i, j]
         self.register_buffer("child_mask", (rank[None, :] > rank[:, None]).to(self.adj.dtype))
-        self.weight = nn.Parameter(torch.empty(3, in_channels, out_channels))
-        self.reset_parameters()
 
     def propagate(self, x: Tensor, adj: Tensor | None = None) -> Tensor:
         adj = self.adjacency() if adj is None else adj
@@ -422,17 +409,21 @@ class NoSharingGraphConv(_GraphConv):
 
     def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
                  bias: bool = True, *, dense_weights: bool = False) -> None:
+        self.dense_weights = dense_weights  # set first: the base constructor's weight_shape reads it
         super().__init__(in_channels, out_channels, adj, parents, bias)
+
+    def weight_shape(self) -> tuple[int, ...]:
         J = self.num_joints
-        self.dense_weights = dense_weights
-        if dense_weights:  # receiver-major, so weight.view(J*J, Ci, Co) lines up with edge_index
+        pairs = (J, J) if self.dense_weights else (int(torch.count_nonzero(self.adj)),)
+        return (*pairs, self.in_channels, self.out_channels)
+
+    def build_extras(self, parents: Sequence[int]) -> None:
+        J = self.num_joints
+        if self.dense_weights:  # receiver-major, so weight.view(J*J, Ci, Co) lines up with edge_index
             edge_index = torch.stack(torch.meshgrid(torch.arange(J), torch.arange(J), indexing="ij")).view(2, -1)
-            self.weight = nn.Parameter(torch.empty(J, J, in_channels, out_channels))
-        else:
+        else:  # row-major like weight_shape's count, so block e belongs to the e-th nonzero of adj
             edge_index = (self.adj != 0).nonzero().t()
-            self.weight = nn.Parameter(torch.empty(edge_index.shape[1], in_channels, out_channels))
         self.register_buffer("edge_index", edge_index.contiguous())
-        self.reset_parameters()
 
     def reference_shape(self) -> tuple[int, ...]:
         # the reference bound of the full (J, J, Ci, Co) tensor, also for sparse storage
@@ -482,18 +473,19 @@ class ModulatedGraphConv(_GraphConv):
     """
 
     options = ("modulation_init",)
+    weight_stack = (2,)
 
     def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
                  bias: bool = True, *, modulation_init: str = "ones") -> None:
-        super().__init__(in_channels, out_channels, adj, parents, bias)
         if modulation_init not in ("ones", "xavier"):
             raise ValueError(f"ModulatedGraphConv: modulation_init must be 'ones' or 'xavier', got {modulation_init!r}")
-        self.modulation_init = modulation_init
+        self.modulation_init = modulation_init  # set first: the base constructor's reset_parameters reads it
+        super().__init__(in_channels, out_channels, adj, parents, bias)
+
+    def build_extras(self, parents: Sequence[int]) -> None:
         J = self.num_joints
-        self.weight = nn.Parameter(torch.empty(2, in_channels, out_channels))
-        self.modulation = nn.Parameter(torch.empty(J, out_channels))
+        self.modulation = nn.Parameter(torch.empty(J, self.out_channels))
         self.adj_offset = nn.Parameter(torch.empty(J, J))
-        self.reset_parameters()
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
@@ -531,13 +523,11 @@ class SemGraphConv(_GraphConv):
     Shapes as :class:`VanillaGraphConv`; parameters ``weight (2, C_in, C_out)``, ``edge_logits (nnz,)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, adj: Tensor, parents: Sequence[int],
-                 bias: bool = True) -> None:
-        super().__init__(in_channels, out_channels, adj, parents, bias)
+    weight_stack = (2,)
+
+    def build_extras(self, parents: Sequence[int]) -> None:
         self.register_buffer("edge_mask", self.adj != 0)
-        self.weight = nn.Parameter(torch.empty(2, in_channels, out_channels))
         self.edge_logits = nn.Parameter(torch.empty(int(self.edge_mask.sum())))
-        self.reset_parameters()
 
     def reset_parameters(self) -> None:
         super().reset_parameters()

@@ -11,20 +11,22 @@ per view of the demo capture, next to the clip's own average pose. Rows:
   identical to the shipped ``modgcn-open``, whose build runs the same two stages).
 
 Also printed: MPJPE on the open benchmark's test split (every camera-frame, per-frame average, no flip averaging).
-About 20 minutes on a 2-core CPU::
+About 20 minutes on a 2-core CPU (12 with ``--stage1`` pointing at a saved first stage)::
 
-    python benchmarks/bench_video_augmentation.py
+    python benchmarks/bench_video_augmentation.py [--stage1 stage1.pt]
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
 from poselift_core import demo_check
 from poselift_core.evaluate import predict
 from poselift_core.metrics import mpjpe
+from poselift_core.models import build_model
 from poselift_core.pretrained import PRETRAINED, VIDEO_AUGMENTATION, train_stage
 from poselift_core.recipes import get_recipe
 from poselift_core.sources import load_data
@@ -52,15 +54,23 @@ def score(model: torch.nn.Module, test, mean_pose) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--stage1", help="state dict (torch.save) of the first stage to start from instead of training "
+                                     "it; written there after training when the file does not exist yet")
     args = ap.parse_args()
     spec = PRETRAINED["modgcn-open"]
     first = get_recipe(spec.recipe, profile="full", seed=0, **spec.overrides)
     _, test, _ = load_data(first, "open", need_train=False)
     mean_pose = demo_check.mean_training_pose()
     t0 = time.time()
-    trainer, _ = train_stage(first, progress=False)
-    start = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    rows = {"stage 1 only": score(trainer.model, test, mean_pose)}
+    if args.stage1 and Path(args.stage1).is_file():
+        model = build_model(first.model, skeleton=test.skeleton, **first.model_overrides)
+        model.load_state_dict(torch.load(args.stage1, weights_only=True))
+    else:
+        model = train_stage(first, progress=False)[0].model
+        if args.stage1:
+            torch.save(model.state_dict(), args.stage1)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    rows = {"stage 1 only": score(model, test, mean_pose)}
     print(f"stage 1: {time.time() - t0:.0f} s", flush=True)
     for name in args.variants:
         t1 = time.time()

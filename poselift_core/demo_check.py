@@ -140,9 +140,8 @@ def check_demo(root: "str | Path | None" = None, model: "str | None" = None, cal
             o.K, o.dist = view.camera.K, view.camera.dist
         from .lift import choose_model
         name = choose_model(len(view.keypoints), model) if lifter is None else "lifter"
-        if lifter is not None:
-            lifters[name] = lifter
-        lifters.setdefault(name, load_lifter(name))
+        if name not in lifters:
+            lifters[name] = lifter if lifter is not None else load_lifter(name)
         res = lift_keypoints(view.keypoints, "blazepose33", view.image_size, options=o, model=name,
                              lifter=lifters[name])
         used, seconds, frames = res.model, seconds + res.seconds, frames + len(res.poses_3d)

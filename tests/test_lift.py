@@ -223,3 +223,21 @@ def test_demo_check_numbers_are_recomputed_from_its_arrays():
         assert row["mean_pose_mpjpe"] == pytest.approx(1000 * mpjpe(mp, ref), rel=1e-6)
         assert row["triangulation_px"] == pytest.approx(np.median(err[v][used[v]]), rel=1e-6)
         assert row["p_mpjpe"] <= row["mpjpe"]
+
+
+def test_demo_check_scores_a_given_lifter_like_the_named_one():
+    from poselift_core import demo_check as D
+    if not (D.DEMO_DIR / "reference.npz").is_file():
+        pytest.skip("data/demo_capture is absent")
+    mean_pose = np.zeros((17, 3))
+    named = D.check_demo(model="modgcn-open", mean_pose=mean_pose)
+    from poselift_core.lift import load_lifter
+    net = load_lifter("modgcn-open")
+    given = D.check_demo(lifter=net, mean_pose=mean_pose)
+    assert [r["p_mpjpe"] for r in given.rows] == pytest.approx([r["p_mpjpe"] for r in named.rows], abs=1e-9)
+    # a different model gives different numbers: the lifter is really the one used
+    torch.manual_seed(0)
+    for p in net.parameters():
+        p.data.add_(0.05 * torch.randn_like(p))
+    moved = D.check_demo(lifter=net, mean_pose=mean_pose)
+    assert all(abs(a["p_mpjpe"] - b["p_mpjpe"]) > 0.1 for a, b in zip(moved.rows, named.rows))

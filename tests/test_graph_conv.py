@@ -16,16 +16,6 @@ from poselift_core.skeleton import H36M_16, H36M_17, Skeleton
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are tiny: one thread avoids OpenMP barrier stalls on a shared, loaded CI machine
-    (measured: 10 forwards of a width-16 model took 16 s with 2 busy-waiting threads, 0.1 s with one)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # A tiny tree: 0 -> 1 -> 2, 0 -> 3 -> 4, 0 -> 5 (parents precede children, like the Human3.6M orders)
 TINY = Skeleton(name="tiny6", names=tuple("abcdef"), parents=(-1, 0, 1, 0, 3, 0), left=(1, 2), right=(3, 4),
                 nonlocal_groups=((0, 5), (1, 2), (3, 4)))

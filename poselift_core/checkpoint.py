@@ -11,7 +11,8 @@ temporary file in the same folder, fsync'ed and moved over the old one with ``os
 leaves the previous checkpoint intact.
 
 :func:`read_checkpoint` also reads *weights-only model files* (published weights): ``format_version``,
-``model_name``, ``model_config``, ``model`` (tensors may be float16), and optionally ``recipe``, ``run_config``,
+``model_name``, ``model_config``, ``model`` (tensors may be float16), and optionally ``ensemble_size`` (the
+weights are then those of a :class:`~poselift_core.models.ensemble.MeanEnsemble`), ``recipe``, ``run_config``,
 ``provenance`` and ``mean_pose``; they can be evaluated but not resumed (:func:`is_resumable`).
 Explained on the book's page "Using the library from the command line"
 (section "Resuming an interrupted run").
@@ -217,12 +218,22 @@ def is_resumable(ckpt: dict[str, Any]) -> bool:
 def model_from_checkpoint(ckpt: dict[str, Any], path: "str | os.PathLike" = "<checkpoint>") -> torch.nn.Module:
     """Rebuild the model named in ``ckpt`` from its stored config and load the weights.
 
+    With ``ensemble_size = K`` in the file the model is a :class:`~poselift_core.models.ensemble.MeanEnsemble`
+    of ``K`` copies of that model (the weights then hold ``members.<k>.<key>``).
+
     Weights stored in another floating dtype (float16 model files) are cast to the model's own dtype.
     """
     from .models import build_model
+    from .models.ensemble import MeanEnsemble
 
+    size = ckpt.get("ensemble_size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        raise CheckpointError(f"checkpoint {path}: 'ensemble_size' should be a positive integer, got {size!r}")
     try:
-        model = build_model(ckpt["model_name"], **ckpt["model_config"])
+        if size is None:
+            model = build_model(ckpt["model_name"], **ckpt["model_config"])
+        else:
+            model = MeanEnsemble([build_model(ckpt["model_name"], **ckpt["model_config"]) for _ in range(size)])
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"checkpoint {path}: cannot rebuild model {ckpt['model_name']!r}: {e}") from None
     own = model.state_dict()

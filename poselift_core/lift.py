@@ -321,7 +321,7 @@ def choose_model(frames: int, name: "str | None" = None) -> str:
     the clip has at least 27 frames (its receptive field), else the single-frame one; ``None``: ``modgcn-open``.
 
     The single-frame model is the default because it is the better one on real detections: on the four views of
-    the multi-view check (``python -m poselift_core lift --check-demo``) it scores 75-89 mm P-MPJPE against
+    the multi-view check (``python -m poselift_core lift --check-demo``) it scores 74-80 mm P-MPJPE against
     95-110 mm for ``glagcn27-open``, which was trained on clean ground-truth 2D sequences and meets the
     detector's frame-to-frame jitter for the first time.
     """
@@ -388,7 +388,10 @@ def lift_keypoints(keypoints: np.ndarray, layout: str, image_size: Sequence[floa
     poses = lift_normalized(net, prep.x2d, flip=o.flip) @ prep.rotation.astype(np.float32)   # R^T per row
     seconds = time.perf_counter() - t0
     rf = int(getattr(net, "receptive_field", 1))
-    prep.steps.append(f"lifted with {name} ({'temporal, ' + str(rf) + ' frames' if rf > 1 else 'single-frame'})")
+    kind = f"temporal, {rf} frames" if rf > 1 else "single-frame"
+    from .models.ensemble import MeanEnsemble
+    runs = len(net.members) if isinstance(net, MeanEnsemble) else 1
+    prep.steps.append(f"lifted with {name} ({kind}" + (f", average of {runs} training runs)" if runs > 1 else ")"))
     return LiftResult(poses, prep, name, seconds, (int(image_size[0]), int(image_size[1])))
 
 

@@ -6,7 +6,10 @@ One model per family, each trained on a CPU by one deterministic command (fixed 
 
 which writes ``data/pretrained/<name>.pt`` (the weights in float16, the model's name and configuration, the
 recipe and the provenance: command, commit, data hash, training time, machine) and ``<name>.json`` (the same
-provenance and the test scores, readable without torch). The ``.pt`` file holds only tensors and plain
+provenance and the test scores, readable without torch). A spec with ``members > 1`` trains that many runs with
+seeds ``0, 1, ...`` and ships the average of their predictions (``modgcn-open``: three runs, see
+:class:`~poselift_core.models.ensemble.MeanEnsemble`); finished runs are kept until the file is written, so an
+interrupted build resumes with the next one. The ``.pt`` file holds only tensors and plain
 containers, so ``torch.load(path, weights_only=True)`` reads it and nothing in it can run code.
 
 >>> from poselift_core import pretrained
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
     from .train import Trainer
 
 __all__ = ["PretrainedSpec", "PRETRAINED", "VIDEO_AUGMENTATION", "available", "checkpoint_path", "info", "load",
-           "build", "train_stage", "score", "cpu_name",
+           "build", "train_stage", "train_member", "score", "cpu_name",
            "rescore"]
 
 PRETRAINED_DIR = bundled_path("pretrained")  # data/pretrained of a checkout, the packaged copy after an install
@@ -54,7 +57,9 @@ class PretrainedSpec:
     """How one shipped model is trained: a named recipe of :mod:`poselift_core.recipes` plus overrides.
 
     ``finetune``: recipe overrides (on top of ``overrides``) of a second stage that continues from the first
-    stage's weights with a fresh optimiser; empty: one stage.
+    stage's weights with a fresh optimiser; empty: one stage. ``members``: how many runs of the whole recipe,
+    with seeds ``0 .. members-1``, are trained; more than one ships their average
+    (:class:`~poselift_core.models.ensemble.MeanEnsemble`).
     """
 
     recipe: str
@@ -62,6 +67,7 @@ class PretrainedSpec:
     family: str = ""
     note: str = ""
     finetune: dict[str, Any] = field(default_factory=dict)
+    members: int = 1
 
 
 #: The view augmentation of the video lifter's second stage (:class:`poselift_core.augmentation.ViewAugmentation`):
@@ -78,9 +84,12 @@ PRETRAINED: dict[str, PretrainedSpec] = {
         note="paper width (128 channels, 4 residual blocks); 17 joints so that it lifts detector keypoints "
              "mapped to H36M-17; 6,000 steps of 64 with a cosine decay instead of the paper's 50 epochs, then "
              "1,500 steps of view augmentation (other proportions, joint definitions, camera distances and focal "
-             "lengths, 2D noise) so that it lifts other people's videos (chapter 7)",
+             "lengths, 2D noise) so that it lifts other people's videos (chapter 7); three such runs (seeds 0, 1, "
+             "2) whose predictions are averaged, because on real detections one run differs from the next by "
+             "more than the augmentation gains",
         finetune={"augment": VIDEO_AUGMENTATION, "lr": 2e-4, "epochs": 15, "max_steps_per_epoch": 100,
-                  "schedule": "cosine", "loss": "mpjpe", "grad_clip": None}),
+                  "schedule": "cosine", "loss": "mpjpe", "grad_clip": None},
+        members=3),
     "dgridconv-open": PretrainedSpec(
         recipe="gridconv-gt", family="GridConv (D-GridConv)",
         overrides={"model_overrides": {"hidden": 128}, "epochs": 4, "max_steps_per_epoch": 400,
@@ -147,13 +156,60 @@ def train_stage(recipe: Recipe, data_dir: str | None = None, progress: bool = Tr
     return trainer, trainer.fit()
 
 
+def _member_cache(out: Path, name: str, seed: int) -> Path:
+    return out / f".{name}-members" / f"seed{seed}.pt"
+
+
+def train_member(spec: PretrainedSpec, seed: int, data_dir: "str | None" = None, progress: bool = True,
+                 cache: "Path | None" = None, data_sha: "str | None" = None) -> tuple[nn.Module, list[dict]]:
+    """One run of ``spec``'s recipe (both stages) with ``seed``: ``(model in eval mode, per-stage records)``.
+
+    ``cache``: a file where the finished run is kept (written atomically) and taken from next time when its
+    recipe and data hash are the same, so an interrupted multi-member build loses at most the member in
+    progress; the stages of a run taken from it are marked ``reused`` (their times are the original run's).
+    """
+    from .checkpoint import read_checkpoint, save_checkpoint
+    from .models import build_model
+    from .recipes import get_recipe
+
+    recipe = get_recipe(spec.recipe, profile="full", seed=seed, **spec.overrides)
+    plan = _plain({"recipe": asdict(recipe), "finetune": spec.finetune, "data_content_sha256": data_sha})
+    if cache is not None and cache.is_file():
+        kept = read_checkpoint(cache)
+        if kept.get("plan") == plan:
+            model = build_model(kept["model_name"], **kept["model_config"])
+            model.load_state_dict(kept["model"])
+            if progress:
+                print(f"seed {seed}: finished run taken from {cache}", file=sys.stderr)
+            return model.eval(), [dict(st, reused=True) for st in kept["stages"]]
+    trainer, results = train_stage(recipe, data_dir, progress)
+    stages = [{"seed": seed, "steps": results.get("steps"), "train_time_s": results.get("train_time_s")}]
+    if spec.finetune:
+        trainer, results = train_stage(recipe.replace(**spec.finetune), data_dir, progress,
+                                       start=trainer.model.state_dict())
+        stages.append({"seed": seed, "steps": results.get("steps"), "train_time_s": results.get("train_time_s"),
+                       "overrides": _plain(spec.finetune)})
+    model = trainer.model.eval()
+    if cache is not None:
+        from .checkpoint import model_config_dict
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint({"format_version": FORMAT_VERSION, "plan": plan, "stages": stages,
+                         "model_name": recipe.model, "model_config": _plain(model_config_dict(model)),
+                         "model": model.state_dict()}, cache)
+    return model, stages
+
+
 def build(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None" = None,
           progress: bool = True) -> Path:
-    """Train pretrained model ``name`` on the open benchmark (CPU, seed 0, :data:`THREADS` threads) and write
-    ``<out_dir>/<name>.pt`` and ``.json`` (default ``data/pretrained/``); returns the ``.pt`` path."""
-    from .checkpoint import model_config_dict
+    """Train pretrained model ``name`` on the open benchmark (CPU, seeds ``0 .. members-1``, :data:`THREADS`
+    threads) and write ``<out_dir>/<name>.pt`` and ``.json`` (default ``data/pretrained/``); returns the ``.pt``
+    path. Finished members are kept in ``<out_dir>/.<name>-members/`` until the model is written."""
+    import shutil
+
+    from .checkpoint import model_config_dict, save_checkpoint
     from .data.open_benchmark import read_open_mm
     from .models import count_parameters
+    from .models.ensemble import MeanEnsemble
     from .recipes import get_recipe
     from .train import git_commit
 
@@ -161,41 +217,45 @@ def build(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None"
     if spec is None:
         raise ValueError(f"unknown pretrained model {name!r}; known: {', '.join(PRETRAINED)}")
     out = Path(out_dir) if out_dir is not None else PRETRAINED_DIR
-    recipe = get_recipe(spec.recipe, profile="full", seed=0, **spec.overrides)
+    _, meta, _ = read_open_mm(data_dir)
+    data_sha = meta.get("content_sha256")
     t0 = time.time()
-    trainer, results = train_stage(recipe, data_dir, progress)
-    stages = [{"steps": results.get("steps"), "train_time_s": results.get("train_time_s")}]
+    models, stages = [], []
+    for seed in range(spec.members):
+        cache = _member_cache(out, name, seed) if spec.members > 1 else None
+        model, member_stages = train_member(spec, seed, data_dir, progress, cache, data_sha)
+        models.append(model)
+        stages += member_stages
+    wall = time.time() - t0
+    recipe = get_recipe(spec.recipe, profile="full", seed=0, **spec.overrides)
     if spec.finetune:
         recipe = recipe.replace(**spec.finetune)
-        trainer, results = train_stage(recipe, data_dir, progress, start=trainer.model.state_dict())
-        stages.append({"steps": results.get("steps"), "train_time_s": results.get("train_time_s"),
-                       "overrides": _plain(spec.finetune)})
-    wall = time.time() - t0
-    model = trainer.model.eval()
-    _, meta, _ = read_open_mm(data_dir)
+    model = models[0] if spec.members == 1 else MeanEnsemble(models).eval()
     provenance = {
         "name": name, "family": spec.family, "note": spec.note, "recipe": spec.recipe,
         "overrides": _plain(spec.overrides),
         "command": f"python -m poselift_core.pretrained build {name}",
-        "git_commit": git_commit(), "data": "open", "data_content_sha256": meta.get("content_sha256"),
+        "git_commit": git_commit(), "data": "open", "data_content_sha256": data_sha,
         "train_time_s": round(sum(st["train_time_s"] or 0 for st in stages), 1), "wall_time_s": round(wall, 1),
         "threads": THREADS, "stages": stages,
         "machine": f"{platform.machine()} {platform.processor() or ''} {cpu_name()}".strip(),
         "torch": str(torch.__version__), "python": platform.python_version(), "seed": recipe.seed,
+        "members": spec.members, "seeds": list(range(spec.members)),
         "parameters": count_parameters(model), "steps": sum(st["steps"] or 0 for st in stages),
         "storage": "float16 weights (float32 in memory after load)",
     }
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     ckpt = {"format_version": FORMAT_VERSION, "model_name": recipe.model,
             "model_config": _plain(model_config_dict(model)), "model": state,
-            "recipe": _plain(asdict(recipe)), "run_config": {"data": "open"}, "provenance": _plain(provenance),
-            "mean_pose": trainer.mean_pose.detach().cpu()}
+            "recipe": _plain(asdict(recipe)), "run_config": {"data": "open"}, "provenance": _plain(provenance)}
+    if spec.members > 1:
+        ckpt["ensemble_size"] = spec.members
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.pt"
-    from .checkpoint import save_checkpoint
     save_checkpoint(ckpt, path)
     path.with_suffix(".json").write_text(json.dumps(provenance, indent=1, default=str) + "\n")
     rescore(name, out, data_dir)       # the JSON's scores are those of the shipped float16 weights
+    shutil.rmtree(out / f".{name}-members", ignore_errors=True)
     return path
 
 
@@ -203,9 +263,11 @@ def score(name: str, path: "str | Path | None" = None, data_dir: "str | None" = 
           device: "str | torch.device" = "cpu") -> dict[str, Any]:
     """Scores of the shipped weights on every test camera-frame of the open benchmark: ``mpjpe``/``p_mpjpe``
     (per action, as the papers average), ``*_frames`` (per frame), the mean training pose on the same frames
-    and ``per_subject``; test-time flip averaging as the model's recipe says."""
+    and ``per_subject``; test-time flip averaging as the model's recipe says. For an average of runs also
+    ``members``: each run's ``mpjpe``, ``p_mpjpe`` and ``mpjpe_frames`` with its ``seed``."""
     from .checkpoint import model_from_checkpoint, read_checkpoint
     from .evaluate import evaluate, mean_training_pose
+    from .models.ensemble import MeanEnsemble
     from .recipes import Recipe
     from .sources import load_data
 
@@ -218,7 +280,14 @@ def score(name: str, path: "str | Path | None" = None, data_dir: "str | None" = 
     res = evaluate(model, test, tta=recipe.tta, batch_size=recipe.eval_batch_size, mean_pose=mean_pose)
     keep = ("mpjpe", "p_mpjpe", "mpjpe_frames", "p_mpjpe_frames", "mean_pose_mpjpe", "mean_pose_mpjpe_frames",
             "per_subject", "frames", "tta")
-    return {k: res[k] for k in keep if k in res}
+    out = {k: res[k] for k in keep if k in res}
+    if isinstance(model, MeanEnsemble):          # each run on its own, to show what averaging them gains
+        out["members"] = []
+        seeds = (ckpt.get("provenance") or {}).get("seeds") or list(range(len(model.members)))
+        for seed, member in zip(seeds, model.members):
+            r = evaluate(member, test, tta=recipe.tta, batch_size=recipe.eval_batch_size)
+            out["members"].append({"seed": seed, **{k: r[k] for k in ("mpjpe", "p_mpjpe", "mpjpe_frames")}})
+    return out
 
 
 def rescore(name: str, out_dir: "str | Path | None" = None, data_dir: "str | None" = None) -> dict[str, Any]:

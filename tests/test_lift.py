@@ -241,3 +241,16 @@ def test_demo_check_scores_a_given_lifter_like_the_named_one():
         p.data.add_(0.05 * torch.randn_like(p))
     moved = D.check_demo(lifter=net, mean_pose=mean_pose)
     assert all(abs(a["p_mpjpe"] - b["p_mpjpe"]) > 0.1 for a, b in zip(moved.rows, named.rows))
+
+
+def test_the_shipped_lifter_meets_the_demo_targets():
+    """Chapter 7's target on the multi-view check: P-MPJPE at most 90 mm in every view and below the clip's own
+    average pose (an oracle) in every view, with the shipped weights and the default pipeline."""
+    from poselift_core import demo_check as D
+    if not (D.DEMO_DIR / "reference.npz").is_file():
+        pytest.skip("data/demo_capture is absent")
+    rows = D.check_demo(model="modgcn-open", mean_pose=np.zeros((17, 3))).rows
+    assert len(rows) == 4
+    for r in rows:
+        assert r["p_mpjpe"] <= 90.0, r
+        assert r["p_mpjpe"] < r["clip_average_p_mpjpe"], r

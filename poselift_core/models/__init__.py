@@ -9,6 +9,9 @@ Every model maps ``(B, [T,] J, 2)`` normalised 2D keypoints to ``(B, [T_out,] J,
 
 - ``model.config``: a dataclass with everything needed to rebuild it (``build_model(name, **asdict(cfg))``);
 - ``model.receptive_field``: input frames per prediction (1 for single-frame models).
+
+:class:`~poselift_core.models.ensemble.MeanEnsemble` averages trained runs of one such model; it is not in the
+registry because it is built from trained members (a model file with ``ensemble_size`` rebuilds it).
 """
 from __future__ import annotations
 

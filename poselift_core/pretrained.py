@@ -168,7 +168,7 @@ def train_member(spec: PretrainedSpec, seed: int, data_dir: "str | None" = None,
     recipe and data hash are the same, so an interrupted multi-member build loses at most the member in
     progress; the stages of a run taken from it are marked ``reused`` (their times are the original run's).
     """
-    from .checkpoint import read_checkpoint, save_checkpoint
+    from .checkpoint import model_config_dict, read_checkpoint, save_checkpoint
     from .models import build_model
     from .recipes import get_recipe
 
@@ -191,7 +191,6 @@ def train_member(spec: PretrainedSpec, seed: int, data_dir: "str | None" = None,
                        "overrides": _plain(spec.finetune)})
     model = trainer.model.eval()
     if cache is not None:
-        from .checkpoint import model_config_dict
         cache.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint({"format_version": FORMAT_VERSION, "plan": plan, "stages": stages,
                          "model_name": recipe.model, "model_config": _plain(model_config_dict(model)),
